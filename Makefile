@@ -1,0 +1,145 @@
+# Packet traits: build a kernel with our patches, our nftables module,
+# a patched iproute2 and our BPF programs, then prove it all in a VM.
+#
+#   make          build everything into build/
+#   make check    build, then run the pytest suite inside the VM
+#   make demo     build, then play the demo scenario inside the VM
+#   make bench    build, then print the benchmark table (VM, icount)
+#   make vm-shell an interactive shell in the VM
+#   make deps     install the Debian packages everything needs (root)
+#
+# Each step leaves a stamp in build/; nothing expensive reruns when its
+# inputs did not change.
+
+B        := $(CURDIR)/build
+KSRC     := $(B)/linux
+KOBJ     := $(B)/kobj
+KTARBALL := /usr/src/linux-source-6.12.tar.xz
+KPATCHES := $(shell sed -e 's/\#.*//' kernel/patches/series 2>/dev/null)
+KCONFIGS := $(wildcard kernel/config/*.config)
+IPATCHES := $(shell sed -e 's/\#.*//' iproute2-patches/series 2>/dev/null)
+MODSRC   := $(wildcard kernel/nft_meta_trait/*.c kernel/nft_meta_trait/Kbuild)
+BPFSRC   := $(wildcard tests/bpf/*.bpf.c)
+BPFOBJ   := $(patsubst tests/bpf/%.bpf.c,$(B)/bpf/%.bpf.o,$(BPFSRC))
+JOBS     ?= $(shell echo $$(( $$(nproc) + 1 )))
+CCACHE   := $(shell command -v ccache)
+KMAKE     = $(MAKE) -s -C $(KSRC) O=$(KOBJ) ARCH=x86_64 \
+	    CC="$(CCACHE) gcc" KBUILD_BUILD_TIMESTAMP=traits \
+	    KBUILD_BUILD_USER=traits KBUILD_BUILD_HOST=traits
+PYTEST   := /usr/bin/python3 -m pytest -p no:cacheprovider
+export CCACHE_NOHASHDIR := true
+
+.PHONY: all deps kernel module iproute2 bpf check demo bench vm-shell clean
+
+all: deps $(B)/.kernel $(B)/.module $(B)/.iproute2 $(BPFOBJ)
+
+# 1. Debian packages (tools/deps.sh says what is missing and installs it).
+# Cheap to run every time: it only acts when something is missing.
+deps:
+	@tools/deps.sh
+
+# 2. Kernel source: Debian's tarball with kernel/patches/series applied.
+# It is patched in a fresh folder and synced by content, so only files the
+# patches change get new timestamps and the kernel build stays incremental.
+$(B)/.kernel-src: kernel/patches/series $(addprefix kernel/patches/,$(KPATCHES)) | deps
+	@echo "  KSRC    $(KTARBALL) + $(words $(KPATCHES)) patches"
+	@rm -rf $(B)/linux.new && mkdir -p $(B)/linux.new
+	@tar -C $(B)/linux.new --strip-components=1 -xf $(KTARBALL)
+	@for p in $(KPATCHES); do \
+		patch -d $(B)/linux.new -p1 -s -N --no-backup-if-mismatch \
+			< kernel/patches/$$p > $(B)/patch.log 2>&1 || { \
+		cat $(B)/patch.log; \
+		echo "error: kernel patch $$p does not apply"; exit 1; }; \
+	done
+	@rsync -a --checksum --delete $(B)/linux.new/ $(KSRC)/
+	@rm -rf $(B)/linux.new
+	@touch $@
+
+# 3. Kernel config: tinyconfig + our fragment(s); every option must stick.
+$(B)/.kernel-config: $(B)/.kernel-src $(KCONFIGS)
+	@echo "  KCONFIG $(KCONFIGS)"
+	@mkdir -p $(KOBJ)
+	@$(KMAKE) tinyconfig > /dev/null
+	@cp $(KOBJ)/.config $(KOBJ)/.config.base
+	@KCONFIG_CONFIG=$(KOBJ)/.config $(KSRC)/scripts/kconfig/merge_config.sh \
+		-m -O $(KOBJ) $(KOBJ)/.config.base $(KCONFIGS) > $(B)/kconfig.log
+	@$(KMAKE) olddefconfig > /dev/null
+	@tools/check-kconfig $(KOBJ)/.config $(KCONFIGS)
+	@touch $@
+
+# 4. Kernel image and built-in modules.
+$(B)/.kernel: $(B)/.kernel-config
+	@echo "  KBUILD  $(KOBJ) (-j$(JOBS))"
+	@$(KMAKE) -j$(JOBS) bzImage modules
+	@rm -rf $(B)/modules/lib/modules
+	@$(KMAKE) INSTALL_MOD_PATH=$(B)/modules modules_install > /dev/null
+	@touch $@
+
+kernel: $(B)/.kernel
+
+# 5. Our nftables expression, built out of tree (in a copy, so the
+# repository stays clean) and installed where the VM's modprobe looks.
+$(B)/.module: $(B)/.kernel $(MODSRC)
+	@echo "  MODULE  nft_meta_trait"
+	@mkdir -p $(B)/nft_meta_trait
+	@rsync -a --checksum kernel/nft_meta_trait/ $(B)/nft_meta_trait/
+	@$(KMAKE) M=$(B)/nft_meta_trait modules
+	@$(KMAKE) M=$(B)/nft_meta_trait INSTALL_MOD_PATH=$(B)/modules \
+		modules_install > /dev/null 2>&1
+	@depmod -b $(B)/modules $$(cat $(KOBJ)/include/config/kernel.release)
+	@touch $@
+
+module: $(B)/.module
+
+# 6. iproute2 from Debian's source package with iproute2-patches/ applied.
+$(B)/.iproute2-src: iproute2-patches/series $(addprefix iproute2-patches/,$(IPATCHES)) | deps
+	@echo "  IPSRC   iproute2 (apt-get source) + $(words $(IPATCHES)) patches"
+	@mkdir -p $(B)/iproute2-deb
+	@test -d $(B)/iproute2-deb/iproute2-6.1.0 || \
+		(cd $(B)/iproute2-deb && apt-get source -q iproute2=6.1.0-3 > apt.log 2>&1) || \
+		{ cat $(B)/iproute2-deb/apt.log; echo "error: apt-get source iproute2 failed"; exit 1; }
+	@rm -rf $(B)/iproute2.new && cp -a $(B)/iproute2-deb/iproute2-6.1.0 $(B)/iproute2.new
+	@for p in $(IPATCHES); do \
+		patch -d $(B)/iproute2.new -p1 -s -N --no-backup-if-mismatch \
+			< iproute2-patches/$$p > $(B)/patch.log 2>&1 || { \
+		cat $(B)/patch.log; \
+		echo "error: iproute2 patch $$p does not apply"; exit 1; }; \
+	done
+	@mkdir -p $(B)/iproute2
+	@rsync -a --checksum --delete --exclude '*.o' --exclude '*.a' \
+		--exclude config.mk $(B)/iproute2.new/ $(B)/iproute2/
+	@rm -rf $(B)/iproute2.new
+	@touch $@
+
+$(B)/.iproute2: $(B)/.iproute2-src
+	@echo "  IPBUILD iproute2 (ip, tc)"
+	@cd $(B)/iproute2 && { test -f config.mk || ./configure > configure.log; }
+	@$(MAKE) -s -C $(B)/iproute2 -j$(JOBS) SUBDIRS="lib ip tc" > $(B)/iproute2.log 2>&1 || \
+		{ tail -30 $(B)/iproute2.log; echo "error: iproute2 build failed"; exit 1; }
+	@mkdir -p $(B)/bin
+	@ln -sf ../iproute2/ip/ip ../iproute2/tc/tc $(B)/bin/
+	@touch $@
+
+iproute2: $(B)/.iproute2
+
+# 7. Our BPF programs (clang, bpf target), loaded in tests with libbpf.
+$(B)/bpf/%.bpf.o: tests/bpf/%.bpf.c $(wildcard tests/bpf/*.h) | deps
+	@echo "  BPF     $@"
+	@mkdir -p $(B)/bpf
+	@clang -target bpf -O2 -g -Wall -Werror -I tests/bpf \
+		-I/usr/include/$(shell gcc -dumpmachine) -c $< -o $@
+
+bpf: $(BPFOBJ)
+
+# 8. The VM runs: tests, demo, benchmarks, a shell.
+check: all
+	tools/vm-run -- tools/vm/run-tests $(PYTEST_ARGS)
+
+demo: all
+	tools/vm-run -- tools/demo.sh
+
+vm-shell: all
+	VM_INTERACTIVE=1 tools/vm-run -- bash -i
+
+clean:
+	rm -rf $(B)

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Packet traits for BPF programs: the kfuncs of the traits kernel and the
+ * layout of the traits block they keep in the XDP metadata area (needed
+ * only by programs that write a block by hand, such as our fuzzer).
+ */
+#ifndef __TRAITS_BPF_H
+#define __TRAITS_BPF_H
+
+#include <linux/types.h>
+
+#define TRAIT_KEY_MAX		63
+#define TRAIT_F_REPLACE		(1ULL << 0)
+
+struct xdp_md;
+struct __sk_buff;
+
+extern int bpf_xdp_trait_set(struct xdp_md *ctx, __u64 key,
+			     const void *val__opt, __u64 val__sz,
+			     __u64 flags) __ksym;
+extern int bpf_xdp_trait_get(struct xdp_md *ctx, __u64 key, void *val,
+			     __u64 val__sz) __ksym;
+extern int bpf_xdp_trait_del(struct xdp_md *ctx, __u64 key) __ksym;
+
+extern int bpf_skb_trait_get(struct __sk_buff *ctx, __u64 key, void *val,
+			     __u64 val__sz) __ksym;
+extern int bpf_skb_trait_set(struct __sk_buff *ctx, __u64 key,
+			     const void *val__opt, __u64 val__sz,
+			     __u64 flags) __ksym;
+extern int bpf_skb_trait_del(struct __sk_buff *ctx, __u64 key) __ksym;
+
+/*
+ * The block at the end of the metadata, adjacent to the packet data:
+ * [__u64 high][__u64 low][values, packed in key order][trailer].
+ */
+struct traits_trailer {
+	__u32 magic;
+	__u16 version;
+	__u16 len;	/* of the whole block */
+};
+
+#define TRAITS_MAGIC	0x74726169
+#define TRAITS_VERSION	1
+
+#endif

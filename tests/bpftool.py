@@ -1,0 +1,139 @@
+"""Load our BPF test programs with bpftool (libbpf) and read their maps.
+
+Programs and maps are pinned under /run/bpffs, which `ip netns exec` and
+`ip -n` keep (they remount /sys, hiding /sys/fs/bpf).
+"""
+import itertools
+import json
+import os
+import shutil
+import socket
+import struct
+
+from conftest import bpf_obj, sh
+
+PIN_ROOT = "/run/bpffs"
+_ids = itertools.count()
+
+
+def _hex(raw):
+    return " ".join(f"{b:02x}" for b in raw)
+
+
+class Pinned:
+    """A program loaded from one of our objects, with its maps pinned."""
+
+    def __init__(self, obj, ptype):
+        self.dir = os.path.join(PIN_ROOT, f"p{os.getpid()}_{next(_ids)}")
+        os.makedirs(self.dir)
+        self.prog = os.path.join(self.dir, "prog")
+        sh(f"bpftool prog load {bpf_obj(obj)} {self.prog} type {ptype} "
+           f"pinmaps {self.dir}/maps")
+
+    def update(self, name, key, value):
+        sh(f"bpftool map update pinned {self.dir}/maps/{name} "
+           f"key hex {_hex(key)} value hex {_hex(value)}")
+
+    def delete(self, name, key):
+        sh(f"bpftool map delete pinned {self.dir}/maps/{name} key hex {_hex(key)}")
+
+    def lookup(self, name, key):
+        out = json.loads(sh(f"bpftool -j map lookup pinned {self.dir}/maps/{name} "
+                            f"key hex {_hex(key)}"))
+        return bytes(int(b, 16) for b in out["value"])
+
+    def remove(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def in6_key(addr):
+    """Map key for an IPv4 (as ::ffff:a.b.c.d) or IPv6 source address."""
+    if ":" in addr:
+        return socket.inet_pton(socket.AF_INET6, addr)
+    return b"\0" * 10 + b"\xff\xff" + socket.inet_aton(addr)
+
+
+class XdpTagger(Pinned):
+    """tests/bpf/xdp_traits.bpf.c attached to ns:dev."""
+
+    def __init__(self, ns, dev, mode="xdpdrv"):
+        super().__init__("xdp_traits.bpf.o", "xdp")
+        self.ns, self.dev, self.mode = ns, dev, mode
+        ns.run(f"ip link set dev {dev} {mode} pinned {self.prog}")
+
+    def tag(self, src, *traits):
+        """Packets from src get traits [(key, size, value), ...]."""
+        assert len(traits) <= 4
+        val = struct.pack("=II", len(traits), 0)
+        for key, size, value in traits:
+            val += struct.pack("=IIQ", key, size, value)
+        val += b"\0" * (16 * (4 - len(traits)))
+        self.update("tag_rules", in6_key(src), val)
+
+    def untag(self, src):
+        self.delete("tag_rules", in6_key(src))
+
+    def result(self, i):
+        """(return code, value) of command i of the last command packet."""
+        ret, _, value = struct.unpack("=iIQ", self.lookup("results", struct.pack("=I", i)))
+        return ret, value
+
+    def stat(self, i):
+        return struct.unpack("=Q", self.lookup("stats", struct.pack("=I", i)))[0]
+
+    def detach(self):
+        self.ns.run(f"ip link set dev {self.dev} {self.mode} off", check=False)
+        self.remove()
+
+
+def cmd(op, key, size=4, value=0, flags=0):
+    """One record of a command packet (UDP port 7777)."""
+    return struct.pack("=BBBBIQ", {"set": 1, "del": 2, "get": 3}[op], key,
+                       size, flags, 0, value)
+
+
+def raw_block(high, low, values=b"", magic=0x74726169, version=1, length=None,
+              prefix=b""):
+    """A traits block as a program would write by hand (UDP port 7778)."""
+    body = struct.pack("=QQ", high, low) + values
+    if length is None:
+        length = len(body) + 8
+    block = prefix + body + struct.pack("=IHH", magic, version, length)
+    return struct.pack("=I", len(block)) + block
+
+
+class TcReader(Pinned):
+    """tests/bpf/tc_traits.bpf.c at ns:dev ingress."""
+
+    def __init__(self, ns, dev):
+        super().__init__("tc_traits.bpf.o", "classifier")
+        self.ns, self.dev = ns, dev
+        ns.run(f"tc qdisc add dev {dev} clsact")
+        ns.run(f"tc filter add dev {dev} ingress bpf direct-action "
+               f"object-pinned {self.prog}")
+
+    def seen(self, key):
+        """(size or -errno, value) of key on the last packet."""
+        size, _, value = struct.unpack("=iIQ", self.lookup("last", struct.pack("=I", key)))
+        return size, value
+
+    def traits(self):
+        """{key: (size, value)} of the last packet."""
+        out = {}
+        for key in range(64):
+            size, value = self.seen(key)
+            if size >= 0:
+                out[key] = (size, value)
+        return out
+
+    def info(self, i):
+        return struct.unpack("=Q", self.lookup("info", struct.pack("=I", i)))[0]
+
+    def write(self, op, key=0, size=4, value=0):
+        self.update("to_write", struct.pack("=I", 0),
+                    struct.pack("=IIIIQ", {"none": 0, "set": 1, "del": 2}[op],
+                                key, size, 0, value))
+
+    def detach(self):
+        self.ns.run(f"tc qdisc del dev {self.dev} clsact", check=False)
+        self.remove()

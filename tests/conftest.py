@@ -1,0 +1,142 @@
+# Shared fixtures: fresh network namespaces, veth pairs, BPF objects.
+# Everything a test creates is removed when it ends, pass or fail.
+import itertools
+import json
+import os
+import subprocess
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(ROOT, "build")
+BPF_DIR = os.path.join(BUILD, "bpf")
+_ids = itertools.count()
+
+
+def sh(cmd, check=True, ns=None, input=None):
+    """Run a shell command (in netns ns if given); return its stdout."""
+    if ns is not None:
+        cmd = f"ip netns exec {ns} {cmd}"
+    p = subprocess.run(cmd, shell=True, capture_output=True, text=True,
+                       input=input)
+    if check and p.returncode != 0:
+        raise AssertionError(f"command failed ({p.returncode}): {cmd}\n"
+                             f"stdout: {p.stdout}\nstderr: {p.stderr}")
+    return p.stdout if check else p
+
+
+def bpf_obj(name):
+    path = os.path.join(BPF_DIR, name)
+    assert os.path.exists(path), f"{path} not built (run make)"
+    return path
+
+
+class Netns:
+    def __init__(self, name):
+        self.name = name
+        sh(f"ip netns add {name}")
+        self.run("ip link set lo up")
+
+    def run(self, cmd, check=True, input=None):
+        return sh(cmd, check=check, ns=self.name, input=input)
+
+    def json(self, cmd):
+        return json.loads(self.run(cmd) or "null")
+
+    def link_stats(self, dev):
+        """(rx_packets, tx_packets) of dev."""
+        s = self.json(f"ip -j -s link show dev {dev}")[0]["stats64"]
+        return s["rx"]["packets"], s["tx"]["packets"]
+
+    def ping(self, addr, count=3, check=True, extra=""):
+        return self.run(f"ping -n -q -c {count} -i 0.01 -W 1 {extra} {addr}",
+                        check=check)
+
+    def delete(self):
+        sh(f"ip netns del {self.name}", check=False)
+
+
+@pytest.fixture
+def netns():
+    """Factory: netns() returns a fresh, uniquely named namespace."""
+    made = []
+
+    def make(prefix="t"):
+        ns = Netns(f"{prefix}{os.getpid()}_{next(_ids)}")
+        made.append(ns)
+        return ns
+
+    yield make
+    for ns in reversed(made):
+        ns.delete()
+
+
+def veth(a, a_dev, b, b_dev, a_addrs=(), b_addrs=()):
+    """Connect namespaces a and b with a veth pair and bring it up."""
+    sh(f"ip link add {a_dev} netns {a.name} type veth peer name {b_dev} "
+       f"netns {b.name}")
+    for ns, dev, addrs in ((a, a_dev, a_addrs), (b, b_dev, b_addrs)):
+        for addr in addrs:
+            nodad = " nodad" if ":" in addr else ""
+            ns.run(f"ip addr add {addr} dev {dev}{nodad}")
+        ns.run(f"ip link set {dev} up")
+
+
+@pytest.fixture
+def pair(netns):
+    """Two namespaces joined by veth: a (10.0.0.1, fd00::1) and b (.2, ::2)."""
+    a, b = netns("a"), netns("b")
+    veth(a, "va", b, "vb", ("10.0.0.1/24", "fd00::1/64"),
+         ("10.0.0.2/24", "fd00::2/64"))
+    return a, b
+
+
+def udp_send(ns, dst, port, payload=b"", count=1, sport=0):
+    """Send count UDP datagrams from ns to dst:port."""
+    fam = "AF_INET6" if ":" in dst else "AF_INET"
+    code = (f"import socket; s = socket.socket(socket.{fam}, socket.SOCK_DGRAM); "
+            f"s.bind(('', {sport})); "
+            f"[s.sendto(bytes.fromhex('{payload.hex()}'), ('{dst}', {port})) "
+            f"for _ in range({count})]")
+    ns.run(f"python3 -c \"{code}\"")
+
+
+def netstat(ns, name):
+    """A TcpExt counter (e.g. TraitsInvalid) of namespace ns."""
+    lines = ns.run("cat /proc/net/netstat").splitlines()
+    for head, vals in zip(lines[::2], lines[1::2]):
+        if head.startswith("TcpExt:"):
+            return int(dict(zip(head.split()[1:], vals.split()[1:]))[name])
+    raise KeyError(name)
+
+
+@pytest.fixture
+def xdp_tagger():
+    """Factory: xdp_tagger(ns, dev[, mode]) attaches tests/bpf/xdp_traits."""
+    from bpftool import XdpTagger
+    made = []
+
+    def make(ns, dev, mode="xdpdrv"):
+        t = XdpTagger(ns, dev, mode)
+        made.append(t)
+        return t
+
+    yield make
+    for t in made:
+        t.detach()
+
+
+@pytest.fixture
+def tc_reader():
+    """Factory: tc_reader(ns, dev) attaches tests/bpf/tc_traits at ingress."""
+    from bpftool import TcReader
+    made = []
+
+    def make(ns, dev):
+        t = TcReader(ns, dev)
+        made.append(t)
+        return t
+
+    yield make
+    for t in made:
+        t.detach()

@@ -1,0 +1,201 @@
+# Traits set in XDP reach the skb: what TC sees after the hand-over.
+import struct
+
+import pytest
+
+from bpftool import cmd, raw_block
+from conftest import netstat, udp_send, veth
+
+BIG = 0x1122334455667788
+
+
+@pytest.mark.parametrize("mode", ["xdpdrv", "xdpgeneric"])
+def test_traits_set_in_xdp_are_seen_by_tc(pair, xdp_tagger, tc_reader, mode):
+    a, b = pair
+    tagger = xdp_tagger(b, "vb", mode)
+    reader = tc_reader(b, "vb")
+    tagger.tag("10.0.0.1", (7, 4, 1), (9, 8, BIG), (63, 0, 0))
+    udp_send(a, "10.0.0.2", 9000, b"x")
+    assert reader.traits() == {7: (4, 1), 9: (8, BIG), 63: (0, 0)}
+    # the block was removed: TC sees no metadata
+    assert reader.info(2) == 0
+
+
+def test_ipv6_packets_get_traits_too(pair, xdp_tagger, tc_reader):
+    a, b = pair
+    tagger = xdp_tagger(b, "vb")
+    reader = tc_reader(b, "vb")
+    tagger.tag("fd00::1", (0, 4, 42))
+    udp_send(a, "fd00::2", 9000, b"x")
+    assert reader.traits() == {0: (4, 42)}
+
+
+def test_untagged_packets_carry_no_traits(pair, xdp_tagger, tc_reader):
+    a, b = pair
+    xdp_tagger(b, "vb")
+    reader = tc_reader(b, "vb")
+    udp_send(a, "10.0.0.2", 9000, b"x")
+    assert reader.info(0) >= 1
+    assert reader.traits() == {}
+
+
+def test_xdp_kfuncs_report_errors(pair, xdp_tagger, tc_reader):
+    a, b = pair
+    tagger = xdp_tagger(b, "vb")
+    reader = tc_reader(b, "vb")
+    udp_send(a, "10.0.0.2", 7777, b"".join([
+        cmd("set", 64, 4, 1),            # bad key
+        cmd("set", 1, 3, 1),             # bad size
+        cmd("set", 1, 4, 1, flags=2),    # unknown flag
+        cmd("set", 1, 4, 5),
+        cmd("set", 1, 8, 6),             # other size without replace
+        cmd("get", 1, 8),
+        cmd("del", 2),                   # absent
+        cmd("get", 2, 8),                # absent
+    ]))
+    got = [tagger.result(i)[0] for i in range(8)]
+    assert got == [-22, -22, -22, 0, -16, 4, -2, -2]
+    assert tagger.result(5)[1] == 5
+    assert reader.traits() == {1: (4, 5)}
+
+
+def test_xdp_kfuncs_fill_capacity_replace_and_delete(pair, xdp_tagger, tc_reader):
+    a, b = pair
+    tagger = xdp_tagger(b, "vb")
+    reader = tc_reader(b, "vb")
+    # 64 bytes of values by default: eight 8-byte traits fill the store
+    udp_send(a, "10.0.0.2", 7777, b"".join(
+        [cmd("set", k, 8, 100 + k) for k in range(8)] +
+        [cmd("set", 20, 4, 1), cmd("set", 21, 0)]))
+    assert [tagger.result(i)[0] for i in range(10)] == [0] * 8 + [-28, 0]
+    want = {k: (8, 100 + k) for k in range(8)}
+    want[21] = (0, 0)
+    assert reader.traits() == want
+    udp_send(a, "10.0.0.2", 7777, b"".join([
+        cmd("set", 1, 8, 11), cmd("set", 2, 8, 12), cmd("set", 3, 8, 13),
+        cmd("del", 2), cmd("set", 1, 4, 21, flags=1), cmd("set", 5, 0),
+    ]))
+    assert [tagger.result(i)[0] for i in range(6)] == [0] * 6
+    assert reader.traits() == {1: (4, 21), 3: (8, 13), 5: (0, 0)}
+
+
+def test_program_metadata_stays_adjacent_to_mac_header(pair, xdp_tagger, tc_reader):
+    a, b = pair
+    xdp_tagger(b, "vb")
+    reader = tc_reader(b, "vb")
+    own = struct.pack("=I", 0xfeedf00d)
+    # key 4: four bytes (high bit 4)
+    udp_send(a, "10.0.0.2", 7778,
+             raw_block(1 << 4, 0, struct.pack("=I", 77), prefix=own))
+    assert reader.traits() == {4: (4, 77)}
+    assert reader.info(2) == 4
+    assert reader.info(3) == 0xfeedf00d
+
+
+@pytest.mark.parametrize("block", [
+    raw_block(1 << 4, 0, struct.pack("=I", 1), version=2),
+    raw_block(1 << 4, 0, struct.pack("=I", 1), length=200),      # past meta
+    raw_block(1 << 4, 0, struct.pack("=I", 1), length=20),       # too short
+    raw_block(1 << 4, 1 << 4, struct.pack("=I", 1)),             # 8 != 4
+    raw_block(0xff, 0xff, b"\0" * 8),                            # 64 != 8
+], ids=["version", "past-metadata", "too-short", "bitmaps-vs-length",
+        "bitmaps-vs-length-2"])
+def test_malformed_blocks_are_counted_and_ignored(pair, xdp_tagger, tc_reader,
+                                                  block):
+    a, b = pair
+    xdp_tagger(b, "vb")
+    reader = tc_reader(b, "vb")
+    before = netstat(b, "TraitsInvalid")
+    udp_send(a, "10.0.0.2", 7778, block)
+    assert reader.info(0) >= 1
+    assert reader.traits() == {}
+    assert netstat(b, "TraitsInvalid") == before + 1
+    # an invalid block is left where it was, for the program that wrote it
+    assert reader.info(2) == len(block) - 4
+
+
+def test_foreign_metadata_is_not_a_block(pair, xdp_tagger, tc_reader):
+    a, b = pair
+    xdp_tagger(b, "vb")
+    reader = tc_reader(b, "vb")
+    before = netstat(b, "TraitsInvalid")
+    udp_send(a, "10.0.0.2", 7778, raw_block(1 << 4, 0, b"\1\0\0\0", magic=0x12345678))
+    assert reader.traits() == {}
+    assert netstat(b, "TraitsInvalid") == before
+    assert reader.info(2) == 28
+
+
+def test_stale_data_meta_pointer_is_rejected_by_the_verifier():
+    from conftest import bpf_obj, sh
+    p = sh(f"bpftool prog load {bpf_obj('xdp_stale_meta.bpf.o')} "
+           "/run/bpffs/stale type xdp", check=False)
+    assert p.returncode != 0
+    assert "invalid mem access" in p.stderr or "R" in p.stderr, p.stderr
+
+
+def test_socket_filters_may_read_but_not_write():
+    from conftest import bpf_obj, sh
+    p = sh(f"bpftool prog load {bpf_obj('socket_trait_set.bpf.o')} "
+           "/run/bpffs/sockset type socket", check=False)
+    assert p.returncode != 0
+    assert "bpf_skb_trait_set" in p.stderr, p.stderr
+    sh(f"bpftool prog load {bpf_obj('socket_trait_get.bpf.o')} "
+       "/run/bpffs/sockget type socket")
+    sh("rm -f /run/bpffs/sockget")
+
+
+def test_tc_sets_and_deletes_traits(pair, xdp_tagger, tc_reader):
+    a, b = pair
+    tagger = xdp_tagger(b, "vb")
+    reader = tc_reader(b, "vb")
+    tagger.tag("10.0.0.1", (7, 4, 1))
+    reader.write("del", 7)
+    udp_send(a, "10.0.0.2", 9000, b"x")
+    assert reader.info(5) == 0
+    reader.write("del", 8)
+    udp_send(a, "10.0.0.2", 9000, b"x")
+    assert reader.info(5) == 2 ** 64 - 2          # -ENOENT
+    reader.write("set", 9, 8, BIG)
+    udp_send(a, "10.0.0.2", 9000, b"x")
+    assert reader.info(4) == 0
+
+
+def test_traits_cross_namespaces_only_when_the_receiver_opts_in(
+        netns, xdp_tagger, tc_reader):
+    a, r, b = netns("a"), netns("r"), netns("b")
+    veth(a, "a0", r, "r0", ("10.1.0.1/24",), ("10.1.0.254/24",))
+    veth(r, "r1", b, "b0", ("10.2.0.254/24",), ("10.2.0.1/24",))
+    a.run("ip route add default via 10.1.0.254")
+    b.run("ip route add default via 10.2.0.254")
+    r.run("sysctl -qw net.ipv4.ip_forward=1")
+    xdp_tagger(r, "r0").tag("10.1.0.1", (1, 4, 1), (3, 4, 3))
+    xdp_tagger(b, "b0").tag("10.1.0.1", (1, 4, 5), (2, 4, 2))
+    reader = tc_reader(b, "b0")
+    udp_send(a, "10.2.0.1", 9000, b"x")
+    # b sees only what was set in b
+    assert reader.traits() == {1: (4, 5), 2: (4, 2)}
+    b.run("sysctl -qw net.core.traits_cross_netns=1")
+    udp_send(a, "10.2.0.1", 9000, b"x")
+    # opted in: r's traits are kept and merged, b's replace the same keys
+    assert reader.traits() == {1: (4, 5), 2: (4, 2), 3: (4, 3)}
+
+
+def test_trait_survives_gre_decap(netns, xdp_tagger, tc_reader):
+    a, r1, r2 = netns("a"), netns("r1"), netns("r2")
+    veth(a, "a0", r1, "r0", ("10.1.0.1/24",), ("10.1.0.254/24",))
+    veth(r1, "u1", r2, "u2", ("192.0.2.1/24",), ("192.0.2.2/24",))
+    r1.run("ip tunnel add gre1 mode gre local 192.0.2.1 remote 192.0.2.2")
+    r2.run("ip tunnel add gre1 mode gre local 192.0.2.2 remote 192.0.2.1")
+    for r, addr in ((r1, "10.9.0.1/30"), (r2, "10.9.0.2/30")):
+        r.run(f"ip addr add {addr} dev gre1")
+        r.run("ip link set gre1 up")
+    r1.run("sysctl -qw net.ipv4.ip_forward=1")
+    r2.run("sysctl -qw net.core.traits_cross_netns=1")
+    a.run("ip route add default via 10.1.0.254")
+    r1.run("ip route add 10.9.9.0/24 via 10.9.0.2")
+    r2.run("ip addr add 10.9.9.9/32 dev lo")
+    xdp_tagger(r1, "r0").tag("10.1.0.1", (7, 4, 1))
+    reader = tc_reader(r2, "gre1")
+    udp_send(a, "10.9.9.9", 9000, b"x")
+    assert reader.info(0) >= 1
+    assert reader.traits() == {7: (4, 1)}
