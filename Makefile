@@ -136,7 +136,7 @@ check: all
 	tools/vm-run -- tools/vm/run-tests $(PYTEST_ARGS)
 
 demo: all
-	tools/vm-run -- tools/demo.sh
+	tools/vm-run -- tools/demo.py
 
 vm-shell: all
 	VM_INTERACTIVE=1 tools/vm-run -- bash -i

@@ -99,7 +99,8 @@ def raw_block(high, low, values=b"", magic=0x74726169, version=1, length=None,
     if length is None:
         length = len(body) + 8
     block = prefix + body + struct.pack("=IHH", magic, version, length)
-    return struct.pack("=I", len(block)) + block
+    # the program always reads 128 bytes after the length
+    return struct.pack("=I", len(block)) + block.ljust(128, b"\0")
 
 
 class TcReader(Pinned):

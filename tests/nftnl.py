@@ -1,4 +1,4 @@
-"""Minimal nf_tables netlink client for the tests.
+"""Minimal netlink client for the tests (nf_tables and rtnetlink).
 
 Debian's nft (1.0.6) manages tables, chains, named sets and named
 counters; it does not know the `trait` expression. This module sends the
@@ -33,6 +33,7 @@ NFT_REG_VERDICT, NFT_REG_1 = 0, 1
 CMP_OPS = {"==": 0, "!=": 1, "<": 2, "<=": 3, ">": 4, ">=": 5}
 NF_DROP, NF_ACCEPT = 0, 1
 NFT_META_MARK = 3
+NFT_META_L4PROTO = 16
 NFT_CT_MARK = 3
 
 
@@ -154,24 +155,16 @@ def _nlmsg(mtype, flags, seq, family, payload, res_id=0):
     return struct.pack("=IHHII", 16 + len(body), mtype, flags, seq, 0) + body
 
 
-def add_rule(family, table, chain, *exprs):
-    """Append a rule; raise NftError with the extack message on refusal."""
-    fam = FAMILIES[family]
-    s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER)
+def talk(proto, msgs, ack_seq):
+    """Send netlink messages; wait for the ack of ack_seq.
+
+    Raises NftError with the kernel's extack message on an error.
+    """
+    s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, proto)
     try:
         s.setsockopt(SOL_NETLINK, NETLINK_EXT_ACK, 1)
         s.setsockopt(SOL_NETLINK, NETLINK_CAP_ACK, 1)
         s.bind((0, 0))
-        payload = attr(1, table) + attr(2, chain) + nest(4, *exprs)
-        msgs = [
-            _nlmsg(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, 1, 0, b"",
-                   NFNL_SUBSYS_NFTABLES),
-            _nlmsg((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWRULE,
-                   NLM_F_REQUEST | NLM_F_CREATE | NLM_F_APPEND | NLM_F_ACK,
-                   2, fam, payload),
-            _nlmsg(NFNL_MSG_BATCH_END, NLM_F_REQUEST, 3, 0, b"",
-                   NFNL_SUBSYS_NFTABLES),
-        ]
         s.sendto(b"".join(msgs), (0, 0))
         while True:
             buf = s.recv(65536)
@@ -180,13 +173,35 @@ def add_rule(family, table, chain, *exprs):
                 ln, mtype, flags, seq, _ = struct.unpack_from("=IHHII", buf, off)
                 if mtype == NLMSG_ERROR:
                     err = struct.unpack_from("=i", buf, off + 16)[0]
-                    if err == 0 and seq == 2:
-                        return
                     if err:
                         raise NftError(-err, _extack(buf[off:off + ln]))
+                    if seq == ack_seq:
+                        return
                 off += (ln + 3) & ~3
     finally:
         s.close()
+
+
+def add_rule(family, table, chain, *exprs):
+    """Append a rule; raise NftError with the extack message on refusal."""
+    payload = attr(1, table) + attr(2, chain) + nest(4, *exprs)
+    talk(NETLINK_NETFILTER, [
+        _nlmsg(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, 1, 0, b"",
+               NFNL_SUBSYS_NFTABLES),
+        _nlmsg((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWRULE,
+               NLM_F_REQUEST | NLM_F_CREATE | NLM_F_APPEND | NLM_F_ACK,
+               2, FAMILIES[family], payload),
+        _nlmsg(NFNL_MSG_BATCH_END, NLM_F_REQUEST, 3, 0, b"",
+               NFNL_SUBSYS_NFTABLES),
+    ], 2)
+
+
+def rtnl(mtype, flags, header, *attrs):
+    """One rtnetlink request (e.g. RTM_NEWRULE) with a raw header."""
+    body = header + b"".join(attrs)
+    msg = struct.pack("=IHHII", 16 + len(body), mtype,
+                      flags | NLM_F_REQUEST | NLM_F_ACK, 1, 0) + body
+    talk(socket.NETLINK_ROUTE, [msg], 1)
 
 
 def _extack(msg):

@@ -111,7 +111,7 @@ def test_malformed_blocks_are_counted_and_ignored(pair, xdp_tagger, tc_reader,
     assert reader.traits() == {}
     assert netstat(b, "TraitsInvalid") == before + 1
     # an invalid block is left where it was, for the program that wrote it
-    assert reader.info(2) == len(block) - 4
+    assert reader.info(2) == struct.unpack_from("=I", block)[0]
 
 
 def test_foreign_metadata_is_not_a_block(pair, xdp_tagger, tc_reader):
@@ -180,22 +180,26 @@ def test_traits_cross_namespaces_only_when_the_receiver_opts_in(
     assert reader.traits() == {1: (4, 5), 2: (4, 2), 3: (4, 3)}
 
 
-def test_trait_survives_gre_decap(netns, xdp_tagger, tc_reader):
-    a, r1, r2 = netns("a"), netns("r1"), netns("r2")
+def test_trait_survives_gre_encap_and_decap(netns, xdp_tagger, tc_reader):
+    a, r1, r2, d = netns("a"), netns("r1"), netns("r2"), netns("d")
     veth(a, "a0", r1, "r0", ("10.1.0.1/24",), ("10.1.0.254/24",))
     veth(r1, "u1", r2, "u2", ("192.0.2.1/24",), ("192.0.2.2/24",))
+    veth(r2, "d2", d, "d0", ("10.9.9.254/24",), ("10.9.9.9/24",))
     r1.run("ip tunnel add gre1 mode gre local 192.0.2.1 remote 192.0.2.2")
     r2.run("ip tunnel add gre1 mode gre local 192.0.2.2 remote 192.0.2.1")
     for r, addr in ((r1, "10.9.0.1/30"), (r2, "10.9.0.2/30")):
         r.run(f"ip addr add {addr} dev gre1")
         r.run("ip link set gre1 up")
-    r1.run("sysctl -qw net.ipv4.ip_forward=1")
-    r2.run("sysctl -qw net.core.traits_cross_netns=1")
+        r.run("sysctl -qw net.ipv4.ip_forward=1")
     a.run("ip route add default via 10.1.0.254")
+    d.run("ip route add default via 10.9.9.254")
     r1.run("ip route add 10.9.9.0/24 via 10.9.0.2")
-    r2.run("ip addr add 10.9.9.9/32 dev lo")
+    r2.run("ip route add 10.1.0.0/24 via 10.9.0.1")
+    # r1 tags, then r1 -> gre -> r2 (decap) -> d: the traits were set in
+    # r1's namespace, so d reads them only after opting in
     xdp_tagger(r1, "r0").tag("10.1.0.1", (7, 4, 1))
-    reader = tc_reader(r2, "gre1")
+    d.run("sysctl -qw net.core.traits_cross_netns=1")
+    reader = tc_reader(d, "d0")
     udp_send(a, "10.9.9.9", 9000, b"x")
     assert reader.info(0) >= 1
     assert reader.traits() == {7: (4, 1)}

@@ -58,10 +58,14 @@ static int nft_trait_parse(const struct nft_ctx *ctx, struct nft_trait *priv,
 		return -EOPNOTSUPP;
 	}
 	len = ntohl(nla_get_be32(tb[NFTA_TRAIT_LEN]));
-	if (flags & NFT_TRAIT_F_PRESENT ? len != 1 : len != 4 && len != 8) {
+	if (flags & NFT_TRAIT_F_PRESENT) {
+		if (len != 1) {
+			NL_SET_ERR_MSG_ATTR(ctx->extack, tb[NFTA_TRAIT_LEN],
+					    "trait: length must be 1 with the present flag");
+			return -EINVAL;
+		}
+	} else if (len != sizeof(u32) && len != sizeof(u64)) {
 		NL_SET_ERR_MSG_ATTR(ctx->extack, tb[NFTA_TRAIT_LEN],
-				    flags & NFT_TRAIT_F_PRESENT ?
-				    "trait: length must be 1 with the present flag" :
 				    "trait: length must be 4 or 8");
 		return -EINVAL;
 	}

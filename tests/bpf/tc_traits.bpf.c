@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Test reader/writer at TC ingress: records the traits and the metadata a
- * packet arrives with, and optionally sets or deletes a trait.
+ * UDP packet arrives with (other packets, such as neighbour discovery, are
+ * let through unrecorded), and optionally sets or deletes a trait.
  */
 #include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
 #include <linux/pkt_cls.h>
+#include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 #include "traits.h"
 
@@ -61,6 +65,16 @@ int tc_traits(struct __sk_buff *skb)
 	__u32 zero = 0, key, any = 0;
 	struct write *w;
 	__u64 *pkts;
+	__u8 proto;
+
+	if (skb->protocol == bpf_htons(ETH_P_IP))
+		bpf_skb_load_bytes(skb, ETH_HLEN + 9, &proto, 1);
+	else if (skb->protocol == bpf_htons(ETH_P_IPV6))
+		bpf_skb_load_bytes(skb, ETH_HLEN + 6, &proto, 1);
+	else
+		return TC_ACT_OK;
+	if (proto != IPPROTO_UDP)
+		return TC_ACT_OK;
 
 	pkts = bpf_map_lookup_elem(&info, &zero);
 	if (pkts)
@@ -72,12 +86,16 @@ int tc_traits(struct __sk_buff *skb)
 		put(3, 0);
 
 	for (key = 0; key <= TRAIT_KEY_MAX; key++) {
+		/* a copy: taking the counter's address would hide its
+		 * bounds from the verifier
+		 */
+		__u32 idx = key;
 		struct seen s = {};
 
 		s.size = bpf_skb_trait_get(skb, key, &s.value, sizeof(s.value));
 		if (s.size >= 0)
 			any = 1;
-		bpf_map_update_elem(&last, &key, &s, BPF_ANY);
+		bpf_map_update_elem(&last, &idx, &s, BPF_ANY);
 	}
 	if (any) {
 		__u32 idx = 1;

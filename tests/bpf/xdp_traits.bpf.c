@@ -17,6 +17,7 @@
 #include <linux/ip.h>
 #include <linux/ipv6.h>
 #include <linux/udp.h>
+#include <stdbool.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "traits.h"
@@ -24,7 +25,7 @@
 #define CMD_PORT	7777
 #define RAW_PORT	7778
 #define MAX_TRAITS	4
-#define MAX_CMDS	12
+#define MAX_CMDS	12	/* see run_cmds() */
 #define MAX_RAW		128
 
 struct tag {
@@ -96,39 +97,47 @@ static int set_tag(struct xdp_md *ctx, struct tag *t)
 	return bpf_xdp_trait_set(ctx, t->key, NULL, 0, TRAIT_F_REPLACE);
 }
 
+/* Runs command @i of a command packet; false when there is none. */
+static __always_inline bool run_cmd(struct xdp_md *ctx, __u32 off, __u32 i)
+{
+	struct result r = {};
+	struct cmd c;
+	__u64 val = 0;
+	__u32 val32;
+
+	if (bpf_xdp_load_bytes(ctx, off + i * sizeof(c), &c, sizeof(c)))
+		return false;
+	if (c.op == 1 && c.size == 4) {
+		val32 = c.value;
+		r.ret = bpf_xdp_trait_set(ctx, c.key, &val32, 4, c.flags);
+	} else if (c.op == 1 && c.size == 0) {
+		r.ret = bpf_xdp_trait_set(ctx, c.key, NULL, 0, c.flags);
+	} else if (c.op == 1) {
+		/* any other size goes through as asked: 8 or invalid */
+		val = c.value;
+		r.ret = bpf_xdp_trait_set(ctx, c.key, &val,
+					  c.size == 8 ? 8 : 3, c.flags);
+	} else if (c.op == 2) {
+		r.ret = bpf_xdp_trait_del(ctx, c.key);
+	} else if (c.op == 3) {
+		r.ret = bpf_xdp_trait_get(ctx, c.key, &val,
+					  c.size == 4 ? 4 : 8);
+		r.value = val;
+	} else {
+		return false;
+	}
+	bpf_map_update_elem(&results, &i, &r, BPF_ANY);
+	return true;
+}
+
+/* Unrolled by hand: the verifier cannot tell loop iterations apart here. */
+#define RUN(i)	do { if (!run_cmd(ctx, off, i)) goto out; } while (0)
+
 static void run_cmds(struct xdp_md *ctx, __u32 off)
 {
-	struct cmd c;
-	__u32 i;
-
-	for (i = 0; i < MAX_CMDS; i++) {
-		struct result r = {};
-		__u64 val = 0;
-		__u32 val32;
-
-		if (bpf_xdp_load_bytes(ctx, off + i * sizeof(c), &c, sizeof(c)))
-			break;
-		if (c.op == 1 && c.size == 4) {
-			val32 = c.value;
-			r.ret = bpf_xdp_trait_set(ctx, c.key, &val32, 4, c.flags);
-		} else if (c.op == 1 && c.size == 0) {
-			r.ret = bpf_xdp_trait_set(ctx, c.key, NULL, 0, c.flags);
-		} else if (c.op == 1) {
-			/* any other size goes through as asked: 8 or invalid */
-			val = c.value;
-			r.ret = bpf_xdp_trait_set(ctx, c.key, &val,
-						  c.size == 8 ? 8 : 3, c.flags);
-		} else if (c.op == 2) {
-			r.ret = bpf_xdp_trait_del(ctx, c.key);
-		} else if (c.op == 3) {
-			r.ret = bpf_xdp_trait_get(ctx, c.key, &val,
-						  c.size == 4 ? 4 : 8);
-			r.value = val;
-		} else {
-			break;
-		}
-		bpf_map_update_elem(&results, &i, &r, BPF_ANY);
-	}
+	RUN(0); RUN(1); RUN(2); RUN(3); RUN(4); RUN(5);
+	RUN(6); RUN(7); RUN(8); RUN(9); RUN(10); RUN(11);
+out:
 	count(2);
 }
 
@@ -148,6 +157,7 @@ static void put_raw(struct xdp_md *ctx, __u32 off)
 		return;
 	data = (void *)(long)ctx->data;
 	meta = (void *)(long)ctx->data_meta;
+#pragma clang loop unroll(full)
 	for (i = 0; i < MAX_RAW / 4; i++) {
 		__u32 *p = meta + i * 4;
 
@@ -209,6 +219,7 @@ int xdp_traits(struct xdp_md *ctx)
 	rule = bpf_map_lookup_elem(&tag_rules, &src);
 	if (!rule)
 		return XDP_PASS;
+#pragma clang loop unroll(full)
 	for (i = 0; i < MAX_TRAITS; i++) {
 		if (i >= rule->n)
 			break;
