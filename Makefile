@@ -138,6 +138,13 @@ check: all
 demo: all
 	tools/vm-run -- tools/demo.py
 
+# Deterministic timing: one guest CPU, one virtual ns per instruction.
+bench: all
+	VM_SMP=1 VM_QEMU_ARGS="-icount shift=0,sleep=off" \
+		tools/vm-run -- tests/bench/bench_nft.py
+	@mkdir -p $(B)/bench && cp $(B)/results/bench/* $(B)/bench/
+	@echo "written to $(B)/bench/"
+
 vm-shell: all
 	VM_INTERACTIVE=1 tools/vm-run -- bash -i
 

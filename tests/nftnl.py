@@ -184,16 +184,22 @@ def talk(proto, msgs, ack_seq):
 
 def add_rule(family, table, chain, *exprs):
     """Append a rule; raise NftError with the extack message on refusal."""
-    payload = attr(1, table) + attr(2, chain) + nest(4, *exprs)
-    talk(NETLINK_NETFILTER, [
-        _nlmsg(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, 1, 0, b"",
-               NFNL_SUBSYS_NFTABLES),
-        _nlmsg((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWRULE,
-               NLM_F_REQUEST | NLM_F_CREATE | NLM_F_APPEND | NLM_F_ACK,
-               2, FAMILIES[family], payload),
-        _nlmsg(NFNL_MSG_BATCH_END, NLM_F_REQUEST, 3, 0, b"",
-               NFNL_SUBSYS_NFTABLES),
-    ], 2)
+    add_rules(family, table, chain, [exprs])
+
+
+def add_rules(family, table, chain, rules):
+    """Append rules (lists of expressions) in one batch."""
+    msgs = [_nlmsg(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, 1, 0, b"",
+                   NFNL_SUBSYS_NFTABLES)]
+    for i, exprs in enumerate(rules):
+        payload = attr(1, table) + attr(2, chain) + nest(4, *exprs)
+        msgs.append(_nlmsg((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWRULE,
+                           NLM_F_REQUEST | NLM_F_CREATE | NLM_F_APPEND | NLM_F_ACK,
+                           2 + i, FAMILIES[family], payload))
+    last = 1 + len(rules)
+    msgs.append(_nlmsg(NFNL_MSG_BATCH_END, NLM_F_REQUEST, last + 1, 0, b"",
+                       NFNL_SUBSYS_NFTABLES))
+    talk(NETLINK_NETFILTER, msgs, last)
 
 
 def rtnl(mtype, flags, header, *attrs):
