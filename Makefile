@@ -141,7 +141,7 @@ demo: all
 # Deterministic timing: one guest CPU, one virtual ns per instruction.
 bench: all
 	VM_SMP=1 VM_QEMU_ARGS="-icount shift=0,sleep=off" \
-		tools/vm-run -- tests/bench/bench_nft.py
+		tools/vm-run -- tests/bench/run
 	@mkdir -p $(B)/bench && cp $(B)/results/bench/* $(B)/bench/
 	@echo "written to $(B)/bench/"
 
