@@ -42,7 +42,11 @@ def nft_count_trait(ns, key, value):
 
 def test_fragments_carry_traits_and_reassembly_keeps_them(netns, xdp_tagger, tc_reader):
     a, r, d = router_pair(netns, mtu=1280)
-    xdp_tagger(r, "r0").tag("10.1.0.1", (7, 4, 1))
+    # a sends one 3028-byte packet: only r fragments
+    a.run("ip link set a0 mtu 4000")
+    a.run("sysctl -qw net.ipv4.ip_no_pmtu_disc=1")    # no DF: r may fragment
+    r.run("ip link set r0 mtu 4000")
+    xdp_tagger(r, "r0", "xdpgeneric").tag("10.1.0.1", (7, 4, 1))
     reader = tc_reader(d, "d0")
     counted = nft_count_trait(d, 7, 1)
     # 3000 bytes over a 1280-byte link: r fragments into 3 packets
