@@ -66,7 +66,7 @@ def main():
 
         say("\n== nftables rules, as a user types them")
         r.run("nft add table inet demo")
-        r.run("nft add chain inet demo fwd '{ type filter hook forward priority 0; }'")
+        r.run("nft add chain inet demo forward_tenants '{ type filter hook forward priority 0; }'")
         for c in ("tenantA", "tenantB", "blocked"):
             r.run(f"nft add counter inet demo {c}")
         rules = [
@@ -81,12 +81,12 @@ def main():
               n.cmp("==", b"\x00\x35"), n.counter("blocked"), n.verdict(n.NF_DROP)]),
         ]
         for text, exprs in rules:
-            typed(r, f"nft add rule inet demo fwd {text}")
+            typed(r, f"nft add rule inet demo forward_tenants {text}")
             if NFT:
-                r.run(f"{NFT} add rule inet demo fwd {text}")
+                r.run(f"{NFT} add rule inet demo forward_tenants {text}")
             else:
                 r.run("python3 -c \"import sys; sys.path.insert(0, 'tests'); import nftnl; "
-                      "nftnl.add_rule('inet', 'demo', 'fwd', "
+                      "nftnl.add_rule('inet', 'demo', 'forward_tenants', "
                       f"*[bytes.fromhex(x) for x in {[e.hex() for e in exprs]!r}])\"")
         if not NFT:
             say("  (no NFT=/path/to/patched/nft given: the same rules were installed over netlink)")
