@@ -265,3 +265,17 @@ def test_module_is_refcounted_by_rules(netns):
     sh("sleep 1")
     sh("modprobe -r nft_meta_trait")
     assert "nft_meta_trait" not in open("/proc/modules").read()
+
+
+def test_ct_mark_set_from_trait(tagged):
+    a, b, tagger = tagged
+    tagger.tag("10.0.0.1", (7, 4, 9))
+    t = Nft(b)
+    t.chain("pre", "prerouting", -150)
+    t.chain("in", "input")
+    t.counter("ct")
+    t.rule("pre", n.trait_load(7), n.ct_set(n.NFT_CT_MARK))
+    t.nft("add rule inet t in ct mark 9 counter name c_ct")
+    send(a, "10.0.0.1", count=3)
+    send(a, "10.0.0.11", count=2)
+    assert t.packets("ct") == 3
