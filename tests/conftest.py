@@ -1,5 +1,6 @@
 # Shared fixtures: fresh network namespaces, veth pairs, BPF objects.
 # Everything a test creates is removed when it ends, pass or fail.
+import ctypes
 import itertools
 import json
 import os
@@ -11,6 +12,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, "build")
 BPF_DIR = os.path.join(BUILD, "bpf")
 _ids = itertools.count()
+_libc = ctypes.CDLL(None, use_errno=True)
+CLONE_NEWNET = 0x40000000
 
 
 def sh(cmd, check=True, ns=None, input=None):
@@ -39,6 +42,37 @@ class Netns:
 
     def run(self, cmd, check=True, input=None):
         return sh(cmd, check=check, ns=self.name, input=input)
+
+    def call(self, fn, *args):
+        """Run fn(*args) in this namespace (a forked child enters it).
+
+        An nftnl.NftError raised there is raised here, with its message.
+        """
+        import nftnl
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(r)
+            try:
+                fd = os.open(f"/run/netns/{self.name}", os.O_RDONLY)
+                if _libc.setns(fd, CLONE_NEWNET):
+                    raise OSError(ctypes.get_errno(), "setns")
+                fn(*args)
+                os.write(w, json.dumps(None).encode())
+            except nftnl.NftError as e:
+                os.write(w, json.dumps([e.errno, e.msg]).encode())
+            except Exception as e:  # noqa: BLE001
+                os.write(w, json.dumps([0, repr(e)]).encode())
+            os._exit(0)
+        os.close(w)
+        out = b""
+        while chunk := os.read(r, 65536):
+            out += chunk
+        os.close(r)
+        os.waitpid(pid, 0)
+        err = json.loads(out or b'[0, "child died"]')
+        if err is not None:
+            raise nftnl.NftError(*err)
 
     def json(self, cmd):
         return json.loads(self.run(cmd) or "null")
@@ -91,11 +125,11 @@ def pair(netns):
     return a, b
 
 
-def udp_send(ns, dst, port, payload=b"", count=1, sport=0):
-    """Send count UDP datagrams from ns to dst:port."""
+def udp_send(ns, dst, port, payload=b"", count=1, sport=0, src=""):
+    """Send count UDP datagrams from ns (from src, if given) to dst:port."""
     fam = "AF_INET6" if ":" in dst else "AF_INET"
     code = (f"import socket; s = socket.socket(socket.{fam}, socket.SOCK_DGRAM); "
-            f"s.bind(('', {sport})); "
+            f"s.bind(('{src}', {sport})); "
             f"[s.sendto(bytes.fromhex('{payload.hex()}'), ('{dst}', {port})) "
             f"for _ in range({count})]")
     ns.run(f"python3 -c \"{code}\"")

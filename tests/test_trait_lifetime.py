@@ -29,10 +29,8 @@ def nft_count_trait(ns, key, value):
     ns.run("nft add table inet t")
     ns.run("nft add chain inet t in '{ type filter hook input priority 0; }'")
     ns.run("nft add counter inet t c")
-    code = ("import sys; sys.path.insert(0, 'tests'); import nftnl; "
-            "nftnl.add_rule('inet', 't', 'in', "
-            f"*[bytes.fromhex(x) for x in {[e.hex() for e in (n.trait_load(key), n.cmp('==', n.host(value)), n.counter('c'))]!r}])")
-    ns.run(f"python3 -c \"{code}\"")
+    ns.call(n.add_rule, "inet", "t", "in", n.trait_load(key),
+            n.cmp("==", n.host(value)), n.counter("c"))
 
     def packets():
         out = ns.json("nft -j list counter inet t c")
@@ -131,10 +129,7 @@ def test_loopback_keeps_traits_set_by_nft(netns):
     for chain, exprs in (("out", [n.meta_load(n.NFT_META_L4PROTO), n.cmp("==", b"\x11"),
                                   n.immediate(n.host(3)), n.trait_set(6)]),
                          ("in", [n.trait_load(6), n.cmp("==", n.host(3)), n.counter("c")])):
-        code = ("import sys; sys.path.insert(0, 'tests'); import nftnl; "
-                f"nftnl.add_rule('inet', 't', '{chain}', "
-                f"*[bytes.fromhex(x) for x in {[e.hex() for e in exprs]!r}])")
-        b.run(f"python3 -c \"{code}\"")
+        b.call(n.add_rule, "inet", "t", chain, *exprs)
     udp_send(b, "10.5.0.1", 9000, b"x", count=2)
     out = b.json("nft -j list counter inet t c")
     assert next(o["counter"]["packets"] for o in out["nftables"] if "counter" in o) == 2

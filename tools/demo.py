@@ -8,7 +8,6 @@ tenant B out of the second uplink.
 """
 import json
 import os
-import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -85,9 +84,7 @@ def main():
             if NFT:
                 r.run(f"{NFT} add rule inet demo forward_tenants {text}")
             else:
-                r.run("python3 -c \"import sys; sys.path.insert(0, 'tests'); import nftnl; "
-                      "nftnl.add_rule('inet', 'demo', 'forward_tenants', "
-                      f"*[bytes.fromhex(x) for x in {[e.hex() for e in exprs]!r}])\"")
+                r.call(n.add_rule, "inet", "demo", "forward_tenants", *exprs)
         if not NFT:
             say("  (no NFT=/path/to/patched/nft given: the same rules were installed over netlink)")
 

@@ -15,24 +15,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bench_nft import OUT, PACKETS  # noqa: E402
+from bench_nft import OUT, PACKETS, send  # noqa: E402
 from bpftool import XdpTagger  # noqa: E402
 from conftest import Netns, veth  # noqa: E402
 
 SIZES = (1, 10, 100)
-SENDER = """
-import socket, time
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-d = ('10.2.0.1', 9000)
-for _ in range(200):
-    s.sendto(b'x', d)
-t = time.perf_counter_ns()
-for _ in range({n}):
-    s.sendto(b'x', d)
-print(time.perf_counter_ns() - t)
-"""
-
-
 def rules(r, kind, size):
     r.run("ip rule flush")                  # keeps pref 0, lookup local
     r.run("ip rule add pref 32766 lookup main")
@@ -40,11 +27,6 @@ def rules(r, kind, size):
                     for i in range(size))
     if lines:
         r.run("ip -batch -", input=lines)
-
-
-def send(a):
-    out = a.run(f"python3 -c \"{SENDER.format(n=PACKETS)}\"")
-    return int(out.strip()) / PACKETS
 
 
 def main():
@@ -65,13 +47,13 @@ def main():
         r.run("nft add chain inet bench pre '{ type filter hook prerouting priority -150; }'")
         r.run("nft add rule inet bench pre meta mark set 5")
         rules(r, "fwmark", 0)
-        base = send(a)
+        base = send(a, "10.2.0.1")
         rows = []
         for size in SIZES:
             rules(r, "fwmark", size)
-            mark = send(a)
+            mark = send(a, "10.2.0.1")
             rules(r, "trait 7 value", size)
-            trait = send(a)
+            trait = send(a, "10.2.0.1")
             rows.append((size, mark, trait))
         lines = [
             "| rules N | fwmark: ns/pkt | trait: ns/pkt | per-rule fwmark | per-rule trait | trait/fwmark (per rule) |",
