@@ -3,6 +3,7 @@
 #
 #   make          build everything into build/
 #   make check    build, then run the pytest suite inside the VM
+#   make check-debug  the same on a KASAN/UBSAN/kmemleak/lockdep kernel
 #   make demo     build, then play the demo scenario inside the VM
 #   make bench    build, then print the benchmark table (VM, icount)
 #   make vm-shell an interactive shell in the VM
@@ -13,10 +14,22 @@
 
 B        := $(CURDIR)/build
 KSRC     := $(B)/linux
-KOBJ     := $(B)/kobj
 KTARBALL := /usr/src/linux-source-6.12.tar.xz
 KPATCHES := $(shell sed -e 's/\#.*//' kernel/patches/series 2>/dev/null)
-KCONFIGS := $(wildcard kernel/config/*.config)
+# VARIANT=debug builds the sanitizer kernel beside the test kernel: its own
+# object folder, stamps and module build (same source, same userspace).
+VARIANT  ?=
+ifeq ($(VARIANT),debug)
+SFX      := -debug
+KCONFIGS := kernel/config/traits.config kernel/config/debug.config
+else ifeq ($(VARIANT),)
+SFX      :=
+KCONFIGS := kernel/config/traits.config
+else
+$(error VARIANT is empty or debug, not '$(VARIANT)')
+endif
+KOBJ     := $(B)/kobj$(SFX)
+MODBUILD := $(B)/nft_meta_trait$(SFX)
 IPATCHES := $(shell sed -e 's/\#.*//' iproute2-patches/series 2>/dev/null)
 MODSRC   := $(wildcard kernel/nft_meta_trait/*.c kernel/nft_meta_trait/Kbuild)
 BPFSRC   := $(wildcard tests/bpf/*.bpf.c)
@@ -29,9 +42,9 @@ KMAKE     = $(MAKE) -s -C $(KSRC) O=$(KOBJ) ARCH=x86_64 \
 PYTEST   := /usr/bin/python3 -m pytest -p no:cacheprovider
 export CCACHE_NOHASHDIR := true
 
-.PHONY: all deps kernel module iproute2 bpf check demo bench vm-shell clean
+.PHONY: all deps kernel module iproute2 bpf check check-debug demo bench vm-shell clean
 
-all: deps $(B)/.kernel $(B)/.module $(B)/.iproute2 $(BPFOBJ)
+all: deps $(B)/.kernel$(SFX) $(B)/.module$(SFX) $(B)/.iproute2 $(BPFOBJ)
 
 # 1. Debian packages (tools/deps.sh says what is missing and installs it).
 # Cheap to run every time: it only acts when something is missing.
@@ -56,7 +69,7 @@ $(B)/.kernel-src: kernel/patches/series $(addprefix kernel/patches/,$(KPATCHES))
 	@touch $@
 
 # 3. Kernel config: tinyconfig + our fragment(s); every option must stick.
-$(B)/.kernel-config: $(B)/.kernel-src $(KCONFIGS)
+$(B)/.kernel-config$(SFX): $(B)/.kernel-src $(KCONFIGS)
 	@echo "  KCONFIG $(KCONFIGS)"
 	@mkdir -p $(KOBJ)
 	@$(KMAKE) tinyconfig > /dev/null
@@ -68,28 +81,28 @@ $(B)/.kernel-config: $(B)/.kernel-src $(KCONFIGS)
 	@touch $@
 
 # 4. Kernel image and built-in modules.
-$(B)/.kernel: $(B)/.kernel-config
+$(B)/.kernel$(SFX): $(B)/.kernel-config$(SFX)
 	@echo "  KBUILD  $(KOBJ) (-j$(JOBS))"
 	@$(KMAKE) -j$(JOBS) bzImage modules
-	@rm -rf $(B)/modules/lib/modules
+	@rm -rf $(B)/modules/lib/modules/$$(cat $(KOBJ)/include/config/kernel.release)
 	@$(KMAKE) INSTALL_MOD_PATH=$(B)/modules modules_install > /dev/null
 	@touch $@
 
-kernel: $(B)/.kernel
+kernel: $(B)/.kernel$(SFX)
 
 # 5. Our nftables expression, built out of tree (in a copy, so the
 # repository stays clean) and installed where the VM's modprobe looks.
-$(B)/.module: $(B)/.kernel $(MODSRC)
-	@echo "  MODULE  nft_meta_trait"
-	@mkdir -p $(B)/nft_meta_trait
-	@rsync -a --checksum kernel/nft_meta_trait/ $(B)/nft_meta_trait/
-	@$(KMAKE) M=$(B)/nft_meta_trait modules
-	@$(KMAKE) M=$(B)/nft_meta_trait INSTALL_MOD_PATH=$(B)/modules \
+$(B)/.module$(SFX): $(B)/.kernel$(SFX) $(MODSRC)
+	@echo "  MODULE  nft_meta_trait ($(KOBJ))"
+	@mkdir -p $(MODBUILD)
+	@rsync -a --checksum kernel/nft_meta_trait/ $(MODBUILD)/
+	@$(KMAKE) M=$(MODBUILD) modules
+	@$(KMAKE) M=$(MODBUILD) INSTALL_MOD_PATH=$(B)/modules \
 		modules_install > /dev/null 2>&1
 	@depmod -b $(B)/modules $$(cat $(KOBJ)/include/config/kernel.release)
 	@touch $@
 
-module: $(B)/.module
+module: $(B)/.module$(SFX)
 
 # 6. iproute2 from Debian's source package with iproute2-patches/ applied.
 $(B)/.iproute2-src: iproute2-patches/series $(addprefix iproute2-patches/,$(IPATCHES)) | deps
@@ -134,6 +147,15 @@ bpf: $(BPFOBJ)
 # 8. The VM runs: tests, demo, benchmarks, a shell.
 check: all
 	tools/vm-run -- tools/vm/run-tests $(PYTEST_ARGS)
+
+# The sanitizer kernel: tools/vm-run fails the run on any report it
+# prints (KASAN, UBSAN, lockdep, WARN, kmemleak scan at the end).
+DEBUG_TESTS ?= tests/test_kunit.py tests/test_xdp_handover.py \
+	       tests/test_nft_match.py tests/test_fib_rules.py
+check-debug:
+	$(MAKE) VARIANT=debug all
+	KERNEL=$(B)/kobj-debug/arch/x86/boot/bzImage \
+		tools/vm-run -- tools/vm/run-tests $(DEBUG_TESTS) $(PYTEST_ARGS)
 
 demo: all
 	tools/vm-run -- tools/demo.py
