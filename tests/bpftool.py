@@ -138,3 +138,37 @@ class TcReader(Pinned):
     def detach(self):
         self.ns.run(f"tc qdisc del dev {self.dev} clsact", check=False)
         self.remove()
+
+
+class XdpProg(Pinned):
+    """Any of our XDP objects attached to ns:dev."""
+
+    def __init__(self, obj, ns, dev, mode="xdpdrv"):
+        super().__init__(obj, "xdp")
+        self.ns, self.dev, self.mode = ns, dev, mode
+        ns.run(f"ip link set dev {dev} {mode} pinned {self.prog}")
+
+    def detach(self):
+        self.ns.run(f"ip link set dev {self.dev} {self.mode} off", check=False)
+        self.remove()
+
+
+class TcProg(Pinned):
+    """Any of our TC objects attached to ns:dev at ingress or egress."""
+
+    def __init__(self, obj, ns, dev, direction="ingress"):
+        super().__init__(obj, "classifier")
+        self.ns, self.dev = ns, dev
+        ns.run(f"tc qdisc add dev {dev} clsact")
+        ns.run(f"tc filter add dev {dev} {direction} bpf direct-action "
+               f"object-pinned {self.prog}")
+
+    def detach(self):
+        self.ns.run(f"tc qdisc del dev {self.dev} clsact", check=False)
+        self.remove()
+
+
+def u64s(prog, name, n):
+    """The first n values of an array map of u64."""
+    return [struct.unpack("=Q", prog.lookup(name, struct.pack("=I", i)))[0]
+            for i in range(n)]
