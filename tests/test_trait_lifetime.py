@@ -1,5 +1,7 @@
 # Traits stay with the packet: fragments, VXLAN and ip6gre tunnels, clones
-# made for a packet socket, loopback.
+# made for a packet socket, loopback; bpf_redirect_peer into another
+# namespace does not carry them past its sysctl.
+import struct
 import subprocess
 import time
 
@@ -34,6 +36,19 @@ def nft_count_trait(ns, key, value):
 
     def packets():
         out = ns.json("nft -j list counter inet t c")
+        return next(o["counter"]["packets"] for o in out["nftables"] if "counter" in o)
+    return packets
+
+
+def nft_count_udp(ns):
+    """An nft input counter of UDP packets (after nft_count_trait)."""
+    import nftnl as n
+    ns.run("nft add counter inet t udp")
+    ns.call(n.add_rule, "inet", "t", "in", n.meta_load(n.NFT_META_L4PROTO),
+            n.cmp("==", b"\x11"), n.counter("udp"))
+
+    def packets():
+        out = ns.json("nft -j list counter inet t udp")
         return next(o["counter"]["packets"] for o in out["nftables"] if "counter" in o)
     return packets
 
@@ -133,3 +148,31 @@ def test_loopback_keeps_traits_set_by_nft(netns):
     udp_send(b, "10.5.0.1", 9000, b"x", count=2)
     out = b.json("nft -j list counter inet t c")
     assert next(o["counter"]["packets"] for o in out["nftables"] if "counter" in o) == 2
+
+
+def test_bpf_redirect_peer_keeps_netns_isolation(netns, xdp_tagger):
+    from bpftool import TcProg
+    x, h, c = netns("x"), netns("h"), netns("c")
+    veth(x, "x0", h, "hx", ("10.4.0.1/24",), ("10.4.0.254/24",))
+    veth(h, "h0", c, "c0", (), ())
+    # c0 answers to hx's MAC: the frame x addresses to its gateway is
+    # then for c0 once h moves it across (no neighbour work in between)
+    mac = h.json("ip -j link show hx")[0]["address"]
+    c.run(f"ip link set c0 address {mac}")
+    c.run("ip addr add 10.3.0.2/24 dev c0")
+    x.run("ip route add 10.3.0.0/24 via 10.4.0.254")
+    xdp_tagger(h, "hx").tag("10.4.0.1", (7, 4, 1))
+    redirect = TcProg("tc_redirect_peer.bpf.o", h, "hx")
+    try:
+        ifindex = h.json("ip -j link show h0")[0]["ifindex"]
+        redirect.update("peer_of", struct.pack("=I", 0), struct.pack("=I", ifindex))
+        tagged = nft_count_trait(c, 7, 1)
+        udp = nft_count_udp(c)
+        udp_send(x, "10.3.0.2", 9000, b"x", count=3)
+        # set in h: c does not see them
+        assert (udp(), tagged()) == (3, 0)
+        c.run("sysctl -qw net.core.traits_cross_netns=1")
+        udp_send(x, "10.3.0.2", 9000, b"x", count=3)
+        assert (udp(), tagged()) == (6, 3)
+    finally:
+        redirect.detach()
