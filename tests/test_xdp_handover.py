@@ -4,7 +4,7 @@ import struct
 import pytest
 
 from bpftool import cmd, raw_block
-from conftest import netstat, udp_send, veth
+from conftest import netstat, tcp_transfer, udp_send, veth
 
 BIG = 0x1122334455667788
 
@@ -133,15 +133,38 @@ def test_stale_data_meta_pointer_is_rejected_by_the_verifier():
     assert "invalid mem access 'scalar'" in p.stderr, p.stderr
 
 
-def test_socket_filters_may_read_but_not_write():
+@pytest.mark.parametrize("kind,ptype", [("socket", "socket"),
+                                        ("cgroup", "cgroup/skb")])
+def test_socket_and_cgroup_programs_may_read_but_not_write(kind, ptype):
     from conftest import bpf_obj, sh
-    p = sh(f"bpftool prog load {bpf_obj('socket_trait_set.bpf.o')} "
-           "/run/bpffs/sockset type socket", check=False)
+    p = sh(f"bpftool prog load {bpf_obj(kind + '_trait_set.bpf.o')} "
+           f"/run/bpffs/{kind}set type {ptype}", check=False)
     assert p.returncode != 0
-    assert "bpf_skb_trait_set" in p.stderr, p.stderr
-    sh(f"bpftool prog load {bpf_obj('socket_trait_get.bpf.o')} "
-       "/run/bpffs/sockget type socket")
-    sh("rm -f /run/bpffs/sockget")
+    assert "calling kernel function bpf_skb_trait_set is not allowed" in p.stderr, \
+        p.stderr
+    sh(f"bpftool prog load {bpf_obj(kind + '_trait_get.bpf.o')} "
+       f"/run/bpffs/{kind}get type {ptype}")
+    sh(f"rm -f /run/bpffs/{kind}get")
+
+
+@pytest.mark.parametrize("src,dst", [("10.0.0.1", "10.0.0.2"), ("fd00::1", "fd00::2")])
+def test_tcp_segments_carry_traits(pair, xdp_tagger, src, dst):
+    import nftnl as n
+    a, b = pair
+    xdp_tagger(b, "vb").tag(src, (7, 4, 1))
+    b.run("nft add table inet t")
+    b.run("nft add chain inet t in '{ type filter hook input priority 0; }'")
+    b.run("nft add counter inet t segments")
+    b.run("nft add counter inet t tagged")
+    tcp = [n.meta_load(n.NFT_META_L4PROTO), n.cmp("==", b"\x06")]
+    b.call(n.add_rules, "inet", "t", "in", [
+        tcp + [n.counter("segments")],
+        tcp + [n.trait_load(7), n.cmp("==", n.host(1)), n.counter("tagged")]])
+    assert tcp_transfer(a, b, dst, 300_000) == 300_000
+    out = b.json("nft -j list counters table inet t")
+    got = {o["counter"]["name"]: o["counter"]["packets"]
+           for o in out["nftables"] if "counter" in o}
+    assert got["segments"] > 10 and got["tagged"] == got["segments"]
 
 
 def test_tc_sets_and_deletes_traits(pair, xdp_tagger, tc_reader):
@@ -205,8 +228,6 @@ def test_trait_survives_gre_encap_and_decap(netns, xdp_tagger, tc_reader):
     assert reader.traits() == {7: (4, 1)}
 
 
-# (cgroup skb programs cannot be loaded at all on the test kernel, which
-# has no CONFIG_CGROUP_BPF; their kfunc set is read-only by registration)
 @pytest.mark.parametrize("obj,ptype,message", [
     ("misuse_xdp_calls_skb_kfunc.bpf.o", "xdp",
      "calling kernel function bpf_skb_trait_get is not allowed"),
