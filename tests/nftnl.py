@@ -16,11 +16,14 @@ SOL_NETLINK = 270
 
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE, NLM_F_APPEND = \
     0x1, 0x4, 0x200, 0x400, 0x800
-NLMSG_ERROR = 2
+NLM_F_DUMP = 0x300
+NLMSG_ERROR, NLMSG_DONE = 2, 3
 NLA_F_NESTED = 0x8000
 NFNL_SUBSYS_NFTABLES = 10
 NFNL_MSG_BATCH_BEGIN, NFNL_MSG_BATCH_END = 0x10, 0x11
-NFT_MSG_NEWRULE = 6
+NFT_MSG_NEWRULE, NFT_MSG_GETRULE, NFT_MSG_DELRULE = 6, 7, 8
+NFTA_RULE_TABLE, NFTA_RULE_CHAIN, NFTA_RULE_HANDLE, NFTA_RULE_EXPRESSIONS = 1, 2, 3, 4
+NFTA_EXPR_NAME, NFTA_EXPR_DATA = 1, 2
 
 FAMILIES = {"ip": 2, "ip6": 10, "inet": 1, "bridge": 7, "netdev": 5, "arp": 3}
 
@@ -156,10 +159,15 @@ def _nlmsg(mtype, flags, seq, family, payload, res_id=0):
 
 
 def talk(proto, msgs, ack_seq):
-    """Send netlink messages; wait for the ack of ack_seq.
+    """Send netlink messages; wait for the answer to ack_seq.
 
-    Raises NftError with the kernel's extack message on an error.
+    With one sequence number, raises NftError with the kernel's extack
+    message on an error. With a range, returns the answer to each, in
+    order: None (acked) or an NftError.
     """
+    many = isinstance(ack_seq, range)
+    seqs = ack_seq if many else range(ack_seq, ack_seq + 1)
+    got = {}
     s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, proto)
     try:
         s.setsockopt(SOL_NETLINK, NETLINK_EXT_ACK, 1)
@@ -173,10 +181,13 @@ def talk(proto, msgs, ack_seq):
                 ln, mtype, flags, seq, _ = struct.unpack_from("=IHHII", buf, off)
                 if mtype == NLMSG_ERROR:
                     err = struct.unpack_from("=i", buf, off + 16)[0]
-                    if err:
-                        raise NftError(-err, _extack(buf[off:off + ln]))
-                    if seq == ack_seq:
-                        return
+                    e = NftError(-err, _extack(buf[off:off + ln])) if err else None
+                    if e and not (many and seq in seqs):
+                        raise e
+                    if seq in seqs:
+                        got[seq] = e
+                    if len(got) == len(seqs):
+                        return [got[q] for q in seqs] if many else None
                 off += (ln + 3) & ~3
     finally:
         s.close()
@@ -189,17 +200,74 @@ def add_rule(family, table, chain, *exprs):
 
 def add_rules(family, table, chain, rules):
     """Append rules (lists of expressions) in one batch."""
+    _batch(family, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND,
+           [rule(table, chain, *exprs) for exprs in rules])
+
+
+def rule(table, chain, *exprs):
+    """The payload of a NEWRULE message."""
+    return (attr(NFTA_RULE_TABLE, table) + attr(NFTA_RULE_CHAIN, chain) +
+            nest(NFTA_RULE_EXPRESSIONS, *exprs))
+
+
+def del_rules(family, table, chain, handles):
+    _batch(family, NFT_MSG_DELRULE, 0,
+           [attr(NFTA_RULE_TABLE, table) + attr(NFTA_RULE_CHAIN, chain) +
+            attr(NFTA_RULE_HANDLE, struct.pack("!Q", h)) for h in handles])
+
+
+def _batch(family, mtype, flags, payloads):
+    err = next((e for e in batch(family, mtype, flags, payloads) if e), None)
+    if err:
+        raise err
+
+
+def batch(family, mtype, flags, payloads):
+    """One nf_tables batch of mtype messages (all acked); the kernel's
+    answer to each: None or an NftError. One refusal aborts the batch."""
     msgs = [_nlmsg(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, 1, 0, b"",
                    NFNL_SUBSYS_NFTABLES)]
-    for i, exprs in enumerate(rules):
-        payload = attr(1, table) + attr(2, chain) + nest(4, *exprs)
-        msgs.append(_nlmsg((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWRULE,
-                           NLM_F_REQUEST | NLM_F_CREATE | NLM_F_APPEND | NLM_F_ACK,
+    for i, payload in enumerate(payloads):
+        msgs.append(_nlmsg((NFNL_SUBSYS_NFTABLES << 8) | mtype,
+                           NLM_F_REQUEST | NLM_F_ACK | flags,
                            2 + i, FAMILIES[family], payload))
-    last = 1 + len(rules)
-    msgs.append(_nlmsg(NFNL_MSG_BATCH_END, NLM_F_REQUEST, last + 1, 0, b"",
-                       NFNL_SUBSYS_NFTABLES))
-    talk(NETLINK_NETFILTER, msgs, last)
+    msgs.append(_nlmsg(NFNL_MSG_BATCH_END, NLM_F_REQUEST, 2 + len(payloads), 0,
+                       b"", NFNL_SUBSYS_NFTABLES))
+    return talk(NETLINK_NETFILTER, msgs, range(2, 2 + len(payloads)))
+
+
+def get_rules(family, table, chain):
+    """The rules of a chain as the kernel dumps them:
+    [(handle, [(expression name, {attribute type: payload}), ...]), ...]
+    """
+    req = _nlmsg((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETRULE,
+                 NLM_F_REQUEST | NLM_F_DUMP, 1, FAMILIES[family],
+                 attr(NFTA_RULE_TABLE, table) + attr(NFTA_RULE_CHAIN, chain))
+    rules = []
+    for body in dump(NETLINK_NETFILTER, req):
+        a = dict(attrs(body[4:]))                  # after struct nfgenmsg
+        exprs = []
+        for _, elem in attrs(a.get(NFTA_RULE_EXPRESSIONS, b"")):
+            e = dict(attrs(elem))
+            exprs.append((e[NFTA_EXPR_NAME].rstrip(b"\0").decode(),
+                          dict(attrs(e.get(NFTA_EXPR_DATA, b"")))))
+        rules.append((struct.unpack("!Q", a[NFTA_RULE_HANDLE])[0], exprs))
+    return rules
+
+
+def attrs(buf, flags=False):
+    """[(type, payload), ...] of the attributes in buf, walked as the
+    kernel's lenient parser does: stops at the first header that does not
+    fit; the NESTED and BYTEORDER bits of the type are dropped unless
+    flags is true."""
+    out, off = [], 0
+    while off + 4 <= len(buf):
+        ln, atype = struct.unpack_from("=HH", buf, off)
+        if ln < 4 or off + ln > len(buf):
+            break
+        out.append((atype if flags else atype & 0x3fff, buf[off + 4:off + ln]))
+        off += (ln + 3) & ~3
+    return out
 
 
 def rtnl(mtype, flags, header, *attrs):
@@ -208,6 +276,38 @@ def rtnl(mtype, flags, header, *attrs):
     msg = struct.pack("=IHHII", 16 + len(body), mtype,
                       flags | NLM_F_REQUEST | NLM_F_ACK, 1, 0) + body
     talk(socket.NETLINK_ROUTE, [msg], 1)
+
+
+def rtnl_dump(mtype, header):
+    """The bodies (header and attributes) an rtnetlink dump returns."""
+    msg = struct.pack("=IHHII", 16 + len(header), mtype,
+                      NLM_F_REQUEST | NLM_F_DUMP, 1, 0) + header
+    return dump(socket.NETLINK_ROUTE, msg)
+
+
+def dump(proto, request):
+    """Send a dump request; return the bodies of the messages it yields."""
+    s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, proto)
+    try:
+        s.setsockopt(SOL_NETLINK, NETLINK_EXT_ACK, 1)
+        s.setsockopt(SOL_NETLINK, NETLINK_CAP_ACK, 1)
+        s.bind((0, 0))
+        s.sendto(request, (0, 0))
+        out = []
+        while True:
+            buf = s.recv(1 << 20)
+            off = 0
+            while off < len(buf):
+                ln, mtype = struct.unpack_from("=IH", buf, off)
+                if mtype == NLMSG_DONE:
+                    return out
+                if mtype == NLMSG_ERROR:
+                    err = struct.unpack_from("=i", buf, off + 16)[0]
+                    raise NftError(-err, _extack(buf[off:off + ln]))
+                out.append(buf[off + 16:off + ln])
+                off += (ln + 3) & ~3
+    finally:
+        s.close()
 
 
 def _extack(msg):
