@@ -4,6 +4,7 @@ import ctypes
 import itertools
 import json
 import os
+import socket
 import subprocess
 
 import pytest
@@ -73,6 +74,19 @@ class Netns:
         err = json.loads(out or b'[0, "child died"]')
         if err is not None:
             raise nftnl.NftError(*err)
+
+    def socket(self, *args):
+        """A socket in this namespace, for this process to use."""
+        own = os.open("/proc/self/ns/net", os.O_RDONLY)
+        fd = os.open(f"/run/netns/{self.name}", os.O_RDONLY)
+        try:
+            if _libc.setns(fd, CLONE_NEWNET):
+                raise OSError(ctypes.get_errno(), "setns")
+            return socket.socket(*args)
+        finally:
+            _libc.setns(own, CLONE_NEWNET)
+            os.close(fd)
+            os.close(own)
 
     def json(self, cmd):
         return json.loads(self.run(cmd) or "null")
