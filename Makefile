@@ -40,7 +40,9 @@ KMAKE     = $(MAKE) -s -C $(KSRC) O=$(KOBJ) ARCH=x86_64 \
 	    CC="$(CCACHE) gcc" KBUILD_BUILD_TIMESTAMP=traits \
 	    KBUILD_BUILD_USER=traits KBUILD_BUILD_HOST=traits
 PYTEST   := /usr/bin/python3 -m pytest -p no:cacheprovider
+# ccache hits whatever folder the repository was cloned into
 export CCACHE_NOHASHDIR := true
+export CCACHE_BASEDIR := $(CURDIR)
 
 .PHONY: all deps kernel module iproute2 bpf check check-debug demo bench vm-shell clean
 
