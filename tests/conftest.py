@@ -44,36 +44,18 @@ class Netns:
     def run(self, cmd, check=True, input=None):
         return sh(cmd, check=check, ns=self.name, input=input)
 
-    def call(self, fn, *args):
-        """Run fn(*args) in this namespace (a forked child enters it).
+    def start(self, fn, *args):
+        """Start fn(*args) in this namespace, in a forked child.
 
-        An nftnl.NftError raised there is raised here, with its message.
+        Returns the child; its wait() returns what fn returned (anything
+        JSON can carry) and raises an nftnl.NftError raised there, with
+        its message.
         """
-        import nftnl
-        r, w = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            os.close(r)
-            try:
-                fd = os.open(f"/run/netns/{self.name}", os.O_RDONLY)
-                if _libc.setns(fd, CLONE_NEWNET):
-                    raise OSError(ctypes.get_errno(), "setns")
-                fn(*args)
-                os.write(w, json.dumps(None).encode())
-            except nftnl.NftError as e:
-                os.write(w, json.dumps([e.errno, e.msg]).encode())
-            except Exception as e:  # noqa: BLE001
-                os.write(w, json.dumps([0, repr(e)]).encode())
-            os._exit(0)
-        os.close(w)
-        out = b""
-        while chunk := os.read(r, 65536):
-            out += chunk
-        os.close(r)
-        os.waitpid(pid, 0)
-        err = json.loads(out or b'[0, "child died"]')
-        if err is not None:
-            raise nftnl.NftError(*err)
+        return _Child(self.name, fn, args)
+
+    def call(self, fn, *args):
+        """Run fn(*args) in this namespace and return its result."""
+        return self.start(fn, *args).wait()
 
     def socket(self, *args):
         """A socket in this namespace, for this process to use."""
@@ -104,6 +86,42 @@ class Netns:
         sh(f"ip netns del {self.name}", check=False)
 
 
+class _Child:
+    def __init__(self, ns_name, fn, args):
+        self.r, w = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:
+            os.close(self.r)
+            os.write(w, json.dumps(self._run(ns_name, fn, args)).encode())
+            os._exit(0)
+        os.close(w)
+
+    @staticmethod
+    def _run(ns_name, fn, args):
+        import nftnl
+        try:
+            fd = os.open(f"/run/netns/{ns_name}", os.O_RDONLY)
+            if _libc.setns(fd, CLONE_NEWNET):
+                raise OSError(ctypes.get_errno(), "setns")
+            return {"result": fn(*args)}
+        except nftnl.NftError as e:
+            return {"error": [e.errno, e.msg]}
+        except Exception as e:  # noqa: BLE001
+            return {"error": [getattr(e, "errno", None) or 0, repr(e)]}
+
+    def wait(self):
+        import nftnl
+        out = b""
+        while chunk := os.read(self.r, 65536):
+            out += chunk
+        os.close(self.r)
+        os.waitpid(self.pid, 0)
+        ret = json.loads(out or b'{"error": [0, "child died"]}')
+        if "error" in ret:
+            raise nftnl.NftError(*ret["error"])
+        return ret["result"]
+
+
 @pytest.fixture
 def netns():
     """Factory: netns() returns a fresh, uniquely named namespace."""
@@ -119,6 +137,38 @@ def netns():
         ns.delete()
 
 
+class Nft:
+    """An nftables table in a namespace; trait rules go over netlink."""
+
+    def __init__(self, ns, family="inet", table="t"):
+        self.ns, self.family, self.table = ns, family, table
+        ns.run(f"nft add table {family} {table}")
+
+    def chain(self, name, hook, prio=0, device=None):
+        dev = f" device {device}" if device else ""
+        self.ns.run(f"nft add chain {self.family} {self.table} {name} "
+                    f"'{{ type filter hook {hook}{dev} priority {prio}; }}'")
+
+    def counter(self, name):
+        """A named counter c_NAME (plain names may be nft keywords)."""
+        self.ns.run(f"nft add counter {self.family} {self.table} c_{name}")
+
+    def nft(self, what):
+        self.ns.run(f"nft {what}")
+
+    def rule(self, chain, *exprs):
+        """Add a rule in ns; raises nftnl.NftError with the extack message."""
+        import nftnl as n
+        self.ns.call(n.add_rule, self.family, self.table, chain, *exprs)
+
+    def packets(self, name):
+        out = self.ns.json(f"nft -j list counter {self.family} {self.table} c_{name}")
+        for obj in out["nftables"]:
+            if "counter" in obj:
+                return obj["counter"]["packets"]
+        raise KeyError(name)
+
+
 def veth(a, a_dev, b, b_dev, a_addrs=(), b_addrs=()):
     """Connect namespaces a and b with a veth pair and bring it up."""
     sh(f"ip link add {a_dev} netns {a.name} type veth peer name {b_dev} "
@@ -128,6 +178,26 @@ def veth(a, a_dev, b, b_dev, a_addrs=(), b_addrs=()):
             nodad = " nodad" if ":" in addr else ""
             ns.run(f"ip addr add {addr} dev {dev}{nodad}")
         ns.run(f"ip link set {dev} up")
+
+
+def gre_path(a, r1, r2, d):
+    """a (10.1.0.1) -a0/r0- r1 =GRE over u1/u2= r2 -d2/d0- d (10.9.9.9).
+
+    Routed both ways; r1 and r2 forward.
+    """
+    veth(a, "a0", r1, "r0", ("10.1.0.1/24",), ("10.1.0.254/24",))
+    veth(r1, "u1", r2, "u2", ("192.0.2.1/24",), ("192.0.2.2/24",))
+    veth(r2, "d2", d, "d0", ("10.9.9.254/24",), ("10.9.9.9/24",))
+    r1.run("ip tunnel add gre1 mode gre local 192.0.2.1 remote 192.0.2.2")
+    r2.run("ip tunnel add gre1 mode gre local 192.0.2.2 remote 192.0.2.1")
+    for r, addr in ((r1, "10.9.0.1/30"), (r2, "10.9.0.2/30")):
+        r.run(f"ip addr add {addr} dev gre1")
+        r.run("ip link set gre1 up")
+        r.run("sysctl -qw net.ipv4.ip_forward=1")
+    a.run("ip route add default via 10.1.0.254")
+    d.run("ip route add default via 10.9.9.254")
+    r1.run("ip route add 10.9.9.0/24 via 10.9.0.2")
+    r2.run("ip route add 10.1.0.0/24 via 10.9.0.1")
 
 
 @pytest.fixture

@@ -5,39 +5,10 @@
 import pytest
 
 import nftnl as n
-from conftest import sh, udp_send, veth
+from conftest import Nft, sh, udp_send, veth
 
 BIG = 0x1122334455667788
 UDP = [n.meta_load(n.NFT_META_L4PROTO), n.cmp("==", b"\x11")]
-
-
-class Nft:
-    def __init__(self, ns, family="inet", table="t"):
-        self.ns, self.family, self.table = ns, family, table
-        ns.run(f"nft add table {family} {table}")
-
-    def chain(self, name, hook, prio=0, device=None):
-        dev = f" device {device}" if device else ""
-        self.ns.run(f"nft add chain {self.family} {self.table} {name} "
-                    f"'{{ type filter hook {hook}{dev} priority {prio}; }}'")
-
-    def counter(self, name):
-        """A named counter c_NAME (plain names may be nft keywords)."""
-        self.ns.run(f"nft add counter {self.family} {self.table} c_{name}")
-
-    def nft(self, what):
-        self.ns.run(f"nft {what}")
-
-    def rule(self, chain, *exprs):
-        """Add a rule in ns; raises nftnl.NftError with the extack message."""
-        self.ns.call(n.add_rule, self.family, self.table, chain, *exprs)
-
-    def packets(self, name):
-        out = self.ns.json(f"nft -j list counter {self.family} {self.table} c_{name}")
-        for obj in out["nftables"]:
-            if "counter" in obj:
-                return obj["counter"]["packets"]
-        raise KeyError(name)
 
 
 @pytest.fixture

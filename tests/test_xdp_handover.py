@@ -4,7 +4,7 @@ import struct
 import pytest
 
 from bpftool import cmd, raw_block
-from conftest import netstat, tcp_transfer, udp_send, veth
+from conftest import gre_path, netstat, tcp_transfer, udp_send, veth
 
 BIG = 0x1122334455667788
 
@@ -205,19 +205,7 @@ def test_traits_cross_namespaces_only_when_the_receiver_opts_in(
 
 def test_trait_survives_gre_encap_and_decap(netns, xdp_tagger, tc_reader):
     a, r1, r2, d = netns("a"), netns("r1"), netns("r2"), netns("d")
-    veth(a, "a0", r1, "r0", ("10.1.0.1/24",), ("10.1.0.254/24",))
-    veth(r1, "u1", r2, "u2", ("192.0.2.1/24",), ("192.0.2.2/24",))
-    veth(r2, "d2", d, "d0", ("10.9.9.254/24",), ("10.9.9.9/24",))
-    r1.run("ip tunnel add gre1 mode gre local 192.0.2.1 remote 192.0.2.2")
-    r2.run("ip tunnel add gre1 mode gre local 192.0.2.2 remote 192.0.2.1")
-    for r, addr in ((r1, "10.9.0.1/30"), (r2, "10.9.0.2/30")):
-        r.run(f"ip addr add {addr} dev gre1")
-        r.run("ip link set gre1 up")
-        r.run("sysctl -qw net.ipv4.ip_forward=1")
-    a.run("ip route add default via 10.1.0.254")
-    d.run("ip route add default via 10.9.9.254")
-    r1.run("ip route add 10.9.9.0/24 via 10.9.0.2")
-    r2.run("ip route add 10.1.0.0/24 via 10.9.0.1")
+    gre_path(a, r1, r2, d)
     # r1 tags, then r1 -> gre -> r2 (decap) -> d: the traits were set in
     # r1's namespace, so d reads them only after opting in
     xdp_tagger(r1, "r0").tag("10.1.0.1", (7, 4, 1))
