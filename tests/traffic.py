@@ -38,8 +38,10 @@ def _vector(bufs):
     return msgs, iovs
 
 
-def udp_blast(dst, port, count, payload=b"x", src="", batch=256):
-    """Send count datagrams to dst:port; return (sent, seconds)."""
+def udp_blast(dst, port, count, payload=b"x", src="", batch=256, seconds=None,
+              rate=None):
+    """Send count datagrams to dst:port, at most rate a second if given
+    (stop early after seconds, if given); return (sent, seconds taken)."""
     fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
     s = socket.socket(fam, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
@@ -50,6 +52,8 @@ def udp_blast(dst, port, count, payload=b"x", src="", batch=256):
     sent = 0
     start = time.monotonic()
     while sent < count:
+        if seconds is not None and time.monotonic() - start > seconds:
+            break
         n = _libc.sendmmsg(s.fileno(), msgs, min(batch, count - sent), 0)
         if n < 0:
             err = ctypes.get_errno()
@@ -58,6 +62,8 @@ def udp_blast(dst, port, count, payload=b"x", src="", batch=256):
                 continue
             raise OSError(err, "sendmmsg")
         sent += n
+        if rate:
+            time.sleep(max(0.0, sent / rate - (time.monotonic() - start)))
     elapsed = time.monotonic() - start
     s.close()
     return sent, elapsed

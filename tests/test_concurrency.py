@@ -1,0 +1,126 @@
+# Rules come and go under traffic: senders in two namespaces stream
+# tagged packets through a router while nft trait rules and `ip rule
+# trait` rules are added and deleted and nft_meta_trait is unloaded and
+# loaded again. Any splat fails the run (tools/vm-run).
+#
+#   a1 (10.1.0.1, trait 7 = 1) -x1-+
+#                                  r -- ua: main table, uplink A
+#   a2 (10.2.0.1, trait 7 = 2) -x2-+ -- ub: table 100, uplink B
+import subprocess
+import time
+
+import nftnl as n
+from conftest import Nft, sh, veth
+from traffic import udp_blast
+
+CHURN_SECONDS = 60
+SENDER_RATE = 1000              # packets/s from each sender
+MODULE = "nft_meta_trait"
+
+
+def module_loaded():
+    with open("/proc/modules") as f:
+        return any(line.split()[0] == MODULE for line in f)
+
+
+def rmmod():
+    return sh(f"rmmod {MODULE}", check=False)
+
+
+def churn_ip_rules(seconds):
+    """Add and delete a trait rule (and a fwmark one beside it) in a loop."""
+    rounds, end = 0, time.monotonic() + seconds
+    while time.monotonic() < end:
+        for cmd in ("add", "del"):
+            for rule in ("pref 100 trait 7 value 1 table 100",
+                         "pref 101 trait 7 table 100", "pref 102 fwmark 9 table 100"):
+                subprocess.run(f"ip rule {cmd} {rule}".split(), check=True)
+        rounds += 1
+    return rounds
+
+
+class Router:
+    def __init__(self, netns, xdp_tagger):
+        self.a1, self.a2, self.r = netns("a1"), netns("a2"), netns("r")
+        self.ua, self.ub = netns("ua"), netns("ub")
+        veth(self.a1, "x1", self.r, "r1", ("10.1.0.1/24",), ("10.1.0.254/24",))
+        veth(self.a2, "x2", self.r, "r2", ("10.2.0.1/24",), ("10.2.0.254/24",))
+        veth(self.r, "ua", self.ua, "eth0", ("10.10.0.1/24",), ("10.10.0.2/24",))
+        veth(self.r, "ub", self.ub, "eth0", ("10.20.0.1/24",), ("10.20.0.2/24",))
+        self.a1.run("ip route add default via 10.1.0.254")
+        self.a2.run("ip route add default via 10.2.0.254")
+        self.r.run("sysctl -qw net.ipv4.ip_forward=1")
+        self.r.run("ip route add default via 10.10.0.2")
+        self.r.run("ip route add default via 10.20.0.2 table 100")
+        for up in (self.ua, self.ub):
+            up.run("ip addr add 198.51.100.1/32 dev lo")
+        xdp_tagger(self.r, "r1").tag("10.1.0.1", (7, 4, 1))
+        xdp_tagger(self.r, "r2").tag("10.2.0.1", (7, 4, 2))
+        for a in (self.a1, self.a2):                # resolve neighbours
+            a.call(udp_blast, "198.51.100.1", 9000, 3)
+
+    def tx(self):
+        """Packets r sent out of (uplink A, uplink B)."""
+        return self.r.link_stats("ua")[1], self.r.link_stats("ub")[1]
+
+    def send(self, a, count):
+        """Uplink (A, B) packet counts of count datagrams from a."""
+        before = self.tx()
+        a.call(udp_blast, "198.51.100.1", 9000, count)
+        after = self.tx()
+        return after[0] - before[0], after[1] - before[1]
+
+
+def trait_table(r):
+    """A forward chain counting trait 7 == 1 and trait 7 present."""
+    t = Nft(r, table="churn")
+    t.chain("fw", "forward")
+    t.counter("one")
+    t.counter("any")
+    t.rule("fw", n.trait_load(7), n.cmp("==", n.host(1)), n.counter("c_one"))
+    t.rule("fw", n.trait_present(7), n.cmp("==", b"\1"), n.counter("c_any"))
+    return t
+
+
+def test_rules_and_module_churn_under_traffic(netns, xdp_tagger):
+    net = Router(netns, xdp_tagger)
+    r = net.r
+    end = time.monotonic() + CHURN_SECONDS
+    # paced, or the one guest CPU has no time left for the churn
+    senders = [a.start(udp_blast, "198.51.100.1", 9000, 10 ** 9, b"c" * 64, "", 16,
+                       CHURN_SECONDS, SENDER_RATE)
+               for a in (net.a1, net.a2)]
+    rules = r.start(churn_ip_rules, CHURN_SECONDS)
+    rounds, counted, refused = 0, 0, []
+    while time.monotonic() < end:
+        t = trait_table(r)                          # loads the module on demand
+        assert module_loaded()
+        p = rmmod()
+        refused.append((p.returncode, p.stderr.strip()))
+        time.sleep(0.2)
+        counted += t.packets("one")
+        r.run("nft delete table inet churn")
+        for _ in range(50):                         # rules are freed after commit
+            if rmmod().returncode == 0:
+                break
+            time.sleep(0.1)
+        assert not module_loaded(), f"{MODULE} stays loaded without rules"
+        rounds += 1
+    sent = [s.wait()[0] for s in senders]
+    ip_rounds = rules.wait()
+
+    print(f"\nchurn: {rounds} module unload/reload rounds, {ip_rounds} ip rule "
+          f"rounds, {sent} packets sent, {counted} counted by churned rules")
+    assert rounds >= 2 and ip_rounds >= 3
+    assert all(s > SENDER_RATE * CHURN_SECONDS / 2 for s in sent), sent
+    for code, err in refused:
+        assert code != 0 and "in use" in err, (code, err)
+    assert counted > 0
+
+    # afterwards: matching and routing on traits still work
+    t = trait_table(r)
+    r.run("ip rule add trait 7 value 1 table 100")
+    assert net.send(net.a1, 200)[1] >= 200            # trait 7 == 1: uplink B
+    assert net.send(net.a2, 200)[0] >= 200            # trait 7 == 2: main
+    assert (t.packets("one"), t.packets("any")) == (200, 400)
+    assert "in use" in rmmod().stderr
