@@ -147,13 +147,13 @@ def raw_block(high, low, values=b"", magic=0x74726169, version=1, length=None,
 
 
 class TcReader(Pinned):
-    """tests/bpf/tc_traits.bpf.c at ns:dev ingress."""
+    """tests/bpf/tc_traits.bpf.c at ns:dev ingress (or egress)."""
 
-    def __init__(self, ns, dev):
+    def __init__(self, ns, dev, hook="ingress"):
         super().__init__("tc_traits.bpf.o", "classifier")
         self.ns, self.dev = ns, dev
         ns.run(f"tc qdisc add dev {dev} clsact")
-        ns.run(f"tc filter add dev {dev} ingress bpf direct-action "
+        ns.run(f"tc filter add dev {dev} {hook} bpf direct-action "
                f"object-pinned {self.prog}")
 
     def seen(self, key):

@@ -286,12 +286,13 @@ def xdp_tagger():
 
 @pytest.fixture
 def tc_reader():
-    """Factory: tc_reader(ns, dev) attaches tests/bpf/tc_traits at ingress."""
+    """Factory: tc_reader(ns, dev[, hook]) attaches tests/bpf/tc_traits
+    at ingress (or hook="egress")."""
     from bpftool import TcReader
     made = []
 
-    def make(ns, dev):
-        t = TcReader(ns, dev)
+    def make(ns, dev, hook="ingress"):
+        t = TcReader(ns, dev, hook)
         made.append(t)
         return t
 
