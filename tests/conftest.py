@@ -200,6 +200,22 @@ def gre_path(a, r1, r2, d):
     r2.run("ip route add 10.1.0.0/24 via 10.9.0.1")
 
 
+def uplinks(netns, r):
+    """Two uplinks of router r that both reach 198.51.100.1: the main table
+    leaves by uplink A (dev ua), table 100 by uplink B (dev ub).
+
+    Returns tx_packets(): what r sent out of (A, B) so far.
+    """
+    for dev, net in (("ua", "10.10.0"), ("ub", "10.20.0")):
+        up = netns(dev)
+        veth(r, dev, up, "eth0", (f"{net}.1/24",), (f"{net}.2/24",))
+        up.run("ip addr add 198.51.100.1/32 dev lo")
+    r.run("sysctl -qw net.ipv4.ip_forward=1")
+    r.run("ip route add default via 10.10.0.2")
+    r.run("ip route add default via 10.20.0.2 table 100")
+    return lambda: (r.link_stats("ua")[1], r.link_stats("ub")[1])
+
+
 @pytest.fixture
 def pair(netns):
     """Two namespaces joined by veth: a (10.0.0.1, fd00::1) and b (.2, ::2)."""

@@ -10,7 +10,7 @@ import subprocess
 import time
 
 import nftnl as n
-from conftest import Nft, sh, veth
+from conftest import Nft, sh, uplinks, veth
 from traffic import udp_blast
 
 CHURN_SECONDS = 60
@@ -42,26 +42,15 @@ def churn_ip_rules(seconds):
 class Router:
     def __init__(self, netns, xdp_tagger):
         self.a1, self.a2, self.r = netns("a1"), netns("a2"), netns("r")
-        self.ua, self.ub = netns("ua"), netns("ub")
         veth(self.a1, "x1", self.r, "r1", ("10.1.0.1/24",), ("10.1.0.254/24",))
         veth(self.a2, "x2", self.r, "r2", ("10.2.0.1/24",), ("10.2.0.254/24",))
-        veth(self.r, "ua", self.ua, "eth0", ("10.10.0.1/24",), ("10.10.0.2/24",))
-        veth(self.r, "ub", self.ub, "eth0", ("10.20.0.1/24",), ("10.20.0.2/24",))
         self.a1.run("ip route add default via 10.1.0.254")
         self.a2.run("ip route add default via 10.2.0.254")
-        self.r.run("sysctl -qw net.ipv4.ip_forward=1")
-        self.r.run("ip route add default via 10.10.0.2")
-        self.r.run("ip route add default via 10.20.0.2 table 100")
-        for up in (self.ua, self.ub):
-            up.run("ip addr add 198.51.100.1/32 dev lo")
+        self.tx = uplinks(netns, self.r)       # (A, B) packets sent so far
         xdp_tagger(self.r, "r1").tag("10.1.0.1", (7, 4, 1))
         xdp_tagger(self.r, "r2").tag("10.2.0.1", (7, 4, 2))
         for a in (self.a1, self.a2):                # resolve neighbours
             a.call(udp_blast, "198.51.100.1", 9000, 3)
-
-    def tx(self):
-        """Packets r sent out of (uplink A, uplink B)."""
-        return self.r.link_stats("ua")[1], self.r.link_stats("ub")[1]
 
     def send(self, a, count):
         """Uplink (A, B) packet counts of count datagrams from a."""

@@ -11,7 +11,7 @@ import struct
 import pytest
 
 import nftnl as n
-from conftest import sh, udp_send, veth
+from conftest import Nft, sh, udp_send, uplinks, veth
 
 NOBODY = 65534
 CAP_NET_ADMIN, CAP_SYS_ADMIN, CAP_BPF = 12, 21, 39
@@ -185,32 +185,22 @@ class Host:
 
     def __init__(self, netns):
         self.app, self.c, self.h = netns("app"), netns("c"), netns("h")
-        self.ua, self.ub = netns("ua"), netns("ub")
         veth(self.app, "e0", self.c, "ci", ("10.3.0.1/24",), ("10.3.0.254/24",))
         veth(self.c, "c0", self.h, "h0", ("10.4.0.2/24",), ("10.4.0.1/24",))
-        veth(self.h, "ua", self.ua, "eth0", ("10.10.0.1/24",), ("10.10.0.2/24",))
-        veth(self.h, "ub", self.ub, "eth0", ("10.20.0.1/24",), ("10.20.0.2/24",))
         self.app.run("ip route add default via 10.3.0.254")
         self.c.run("ip route add default via 10.4.0.1")
-        for ns in (self.c, self.h):
-            ns.run("sysctl -qw net.ipv4.ip_forward=1")
-        self.h.run("ip route add default via 10.10.0.2")
-        self.h.run("ip route add default via 10.20.0.2 table 100")
+        self.c.run("sysctl -qw net.ipv4.ip_forward=1")
+        self.tx = uplinks(netns, self.h)
         self.h.run("ip rule add trait 7 value 1 table 100")
-        for up in (self.ua, self.ub):
-            up.run("ip addr add 198.51.100.1/32 dev lo")
-        self.h.run("nft add table inet t")
-        self.h.run("nft add chain inet t fw '{ type filter hook forward priority 0; }'")
-        self.h.run("nft add counter inet t c")
-        self.h.call(n.add_rule, "inet", "t", "fw", n.trait_present(7),
-                    n.cmp("==", b"\1"), n.counter("c"))
+        self.nft = Nft(self.h)
+        self.nft.chain("fw", "forward")
+        self.nft.counter("seen")
+        self.nft.rule("fw", n.trait_present(7), n.cmp("==", b"\1"), n.counter("c_seen"))
 
     def send(self, count=10):
         """(uplink A, uplink B, h's nft trait count) for count datagrams."""
         def state():
-            out = self.h.json("nft -j list counter inet t c")
-            seen = next(o["counter"]["packets"] for o in out["nftables"] if "counter" in o)
-            return self.h.link_stats("ua")[1], self.h.link_stats("ub")[1], seen
+            return (*self.tx(), self.nft.packets("seen"))
         before = state()
         udp_send(self.app, "198.51.100.1", 9000, b"x", count=count)
         return tuple(x - y for x, y in zip(state(), before))
