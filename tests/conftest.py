@@ -235,44 +235,13 @@ def udp_send(ns, dst, port, payload=b"", count=1, sport=0, src=""):
     ns.run(f"python3 -c \"{code}\"")
 
 
-_TCP_SERVER = """
-import socket, sys
-addr, port = sys.argv[1], int(sys.argv[2])
-s = socket.socket(socket.AF_INET6 if ':' in addr else socket.AF_INET)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((addr, port))
-s.listen(1)
-print('ready', flush=True)
-c, _ = s.accept()
-n = 0
-while b := c.recv(65536):
-    n += len(b)
-print(n, flush=True)
-"""
-
-_TCP_CLIENT = """
-import socket, sys
-addr, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-s = socket.create_connection((addr, port), timeout=30)
-s.sendall(b'x' * n)
-s.close()
-"""
-
-
 def tcp_transfer(client, server, addr, nbytes, port=5201):
     """Send nbytes over one TCP connection from client to server's addr;
     return the number of bytes the server received."""
-    srv = subprocess.Popen(["ip", "netns", "exec", server.name, "python3", "-c",
-                            _TCP_SERVER, addr, str(port)],
-                           stdout=subprocess.PIPE, text=True)
-    try:
-        assert srv.stdout.readline().strip() == "ready"
-        subprocess.run(["ip", "netns", "exec", client.name, "python3", "-c",
-                        _TCP_CLIENT, addr, str(port), str(nbytes)], check=True)
-        out, _ = srv.communicate(timeout=120)
-    finally:
-        srv.kill()
-    return int(out)
+    from traffic import tcp_sink, tcp_stream
+    sink = server.start(tcp_sink, port, 120.0, ":" in addr)
+    client.call(tcp_stream, addr, port, nbytes)
+    return sink.wait()
 
 
 def netstat(ns, name):

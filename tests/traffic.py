@@ -94,9 +94,9 @@ def packet_tap(dev, idle=3.0, limit=3600.0):
     return got
 
 
-def tcp_sink(port, limit=3600.0):
+def tcp_sink(port, limit=3600.0, v6=False):
     """Accept one connection on port and read it to the end; return bytes."""
-    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    ls = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_STREAM)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind(("", port))
     ls.listen(1)
@@ -115,7 +115,8 @@ def tcp_stream(dst, port, nbytes, src=""):
     """Connect to dst:port (retrying until the sink listens), send nbytes."""
     block = b"t" * (1 << 16)
     for _ in range(100):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s = socket.socket(socket.AF_INET6 if ":" in dst else socket.AF_INET,
+                          socket.SOCK_STREAM)
         s.bind((src, 0))
         try:
             s.connect((dst, port))
