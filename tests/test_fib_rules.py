@@ -1,5 +1,6 @@
 # Policy routing on traits: `ip rule add trait 7 value 1 table 100`, on a
 # router whose ingress XDP program tags one client, with two uplinks.
+import errno
 import json
 import struct
 
@@ -8,7 +9,7 @@ import pytest
 import nftnl as n
 from conftest import udp_send, veth
 
-FRA_PRIORITY, FRA_TABLE = 6, 15
+FRA_GOTO, FRA_PRIORITY, FRA_TABLE = 4, 6, 15
 FRA_TRAIT_KEY, FRA_TRAIT_VALUE, FRA_TRAIT_MASK = 32, 33, 34
 RTM_NEWRULE = 32
 FR_ACT_TO_TBL = 1
@@ -179,6 +180,20 @@ def test_kernel_refuses_bad_selectors_with_a_message(netns, attrs, message):
     with pytest.raises(n.NftError) as refused:
         r.call(n.rtnl, RTM_NEWRULE, n.NLM_F_CREATE, _rule_hdr(), *attrs)
     assert message in refused.value.msg
+    assert r.run("ip rule show") == before
+
+
+@pytest.mark.parametrize("family", [2, 10])
+def test_refusals_after_a_valid_selector_still_refuse(netns, family):
+    # the trait parser's 0 once hid the refusals after it: the rule was
+    # freed, 0 returned, and the caller oopsed on it (found by nlfuzz)
+    r = netns("r")
+    before = r.run("ip rule show")
+    with pytest.raises(n.NftError) as refused:
+        r.call(n.rtnl, RTM_NEWRULE, n.NLM_F_CREATE, _rule_hdr(family),
+               n.attr(FRA_TRAIT_KEY, b"\x07"), n.attr(FRA_GOTO, struct.pack("=I", 1000)))
+    assert refused.value.errno == errno.EINVAL
+    assert "Unexpected goto" in refused.value.msg
     assert r.run("ip rule show") == before
 
 
