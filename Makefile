@@ -34,6 +34,8 @@ IPATCHES := $(shell sed -e 's/\#.*//' iproute2-patches/series 2>/dev/null)
 MODSRC   := $(wildcard kernel/nft_meta_trait/*.c kernel/nft_meta_trait/Kbuild)
 BPFSRC   := $(wildcard tests/bpf/*.bpf.c)
 BPFOBJ   := $(patsubst tests/bpf/%.bpf.c,$(B)/bpf/%.bpf.o,$(BPFSRC))
+XT       := tools/xdp-trait
+XTSRC    := $(filter-out %.bpf.c,$(wildcard $(XT)/*.c))
 JOBS     ?= $(shell echo $$(( $$(nproc) + 1 )))
 CCACHE   := $(shell command -v ccache)
 KMAKE     = $(MAKE) -s -C $(KSRC) O=$(KOBJ) ARCH=x86_64 \
@@ -44,9 +46,9 @@ PYTEST   := /usr/bin/python3 -m pytest -p no:cacheprovider
 export CCACHE_NOHASHDIR := true
 export CCACHE_BASEDIR := $(CURDIR)
 
-.PHONY: all deps kernel module iproute2 bpf check check-debug demo bench vm-shell clean
+.PHONY: all deps kernel module iproute2 bpf tools check check-debug demo bench vm-shell clean
 
-all: deps $(B)/.kernel$(SFX) $(B)/.module$(SFX) $(B)/.iproute2 $(BPFOBJ)
+all: deps $(B)/.kernel$(SFX) $(B)/.module$(SFX) $(B)/.iproute2 $(BPFOBJ) $(B)/bin/xdp-trait
 
 # 1. Debian packages (tools/deps.sh says what is missing and installs it).
 # Cheap to run every time: it only acts when something is missing.
@@ -146,7 +148,27 @@ $(B)/bpf/%.bpf.o: tests/bpf/%.bpf.c $(wildcard tests/bpf/*.h) | deps
 
 bpf: $(BPFOBJ)
 
-# 8. The VM runs: tests, demo, benchmarks, a shell.
+# 8. Our tools. xdp-trait carries its XDP program inside (a libbpf
+# skeleton), so the binary in build/bin is all it needs.
+$(B)/xdp-trait/xdp_trait.bpf.o: $(XT)/xdp_trait.bpf.c $(XT)/xdp_trait.h tests/bpf/traits.h | deps
+	@echo "  BPF     $@"
+	@mkdir -p $(B)/xdp-trait
+	@clang -target bpf -O2 -g -Wall -Werror -I tests/bpf \
+		-I/usr/include/$(shell gcc -dumpmachine) -c $< -o $@
+	@llvm-strip -g $@
+
+$(B)/xdp-trait/xdp_trait.skel.h: $(B)/xdp-trait/xdp_trait.bpf.o
+	@echo "  GEN     $@"
+	@bpftool gen skeleton $< name xdp_trait > $@.tmp && mv $@.tmp $@
+
+$(B)/bin/xdp-trait: $(XTSRC) $(wildcard $(XT)/*.h) $(B)/xdp-trait/xdp_trait.skel.h
+	@echo "  CC      $@"
+	@mkdir -p $(B)/bin
+	@gcc -O2 -g -Wall -Werror -I $(B)/xdp-trait -o $@ $(XTSRC) -lbpf -lelf -lz
+
+tools: $(B)/bin/xdp-trait
+
+# 9. The VM runs: tests, demo, benchmarks, a shell.
 check: all
 	tools/vm-run -- tools/vm/run-tests $(PYTEST_ARGS)
 
