@@ -34,7 +34,9 @@ static int parse_num(const char *s, __u64 max, __u64 *v)
 	if (!isdigit((unsigned char)*s))
 		return -EINVAL;
 	errno = 0;
-	n = strtoull(s, &end, 0);
+	/* decimal or 0x hex; a leading 0 is not octal */
+	n = strtoull(s, &end, s[0] == '0' && (s[1] == 'x' || s[1] == 'X') ?
+		     16 : 10);
 	if (*end)
 		return -EINVAL;
 	if (errno == ERANGE || n > max)

@@ -30,8 +30,8 @@ static const char usage_text[] =
 "           trait KEY VALUE [trait KEY VALUE]...\n"
 "                               add a rule that sets up to 4 traits\n"
 "  rule del ID                  delete a rule\n"
-"  rule list                    list the rules as `rule add` takes them\n"
-"  stats                        packets seen and matched, hits per rule\n"
+"  rule list [-j]               list the rules as `rule add` takes them\n"
+"  stats [-j]                   packets seen and matched, hits per rule\n"
 "\n"
 "  ID      0-63, the lowest free one when not given. Every matching rule\n"
 "          sets its traits, in id order: for one key the highest id wins\n"
@@ -187,6 +187,16 @@ static int want_args(int argc, int min, int max, const char *cmd)
 	return 0;
 }
 
+/* -j after the command, as in `rule list -j` */
+static void json_option(int *argc, char **argv)
+{
+	while (*argc > 1 && (!strcmp(argv[*argc - 1], "-j") ||
+			     !strcmp(argv[*argc - 1], "--json"))) {
+		json = true;
+		--*argc;
+	}
+}
+
 static int run(struct state *st, int argc, char **argv)
 {
 	const char *cmd = argv[0];
@@ -211,8 +221,10 @@ static int run(struct state *st, int argc, char **argv)
 			return error("unknown interface \"%s\"", argv[1]);
 		return state_open(st, dir) ?: xdp_detach(st, argv[1]);
 	}
-	if (!strcmp(cmd, "stats"))
+	if (!strcmp(cmd, "stats")) {
+		json_option(&argc, argv);
 		return want_args(argc, 1, 1, cmd) ?: stats(st);
+	}
 	if (strcmp(cmd, "rule"))
 		return error("unknown command \"%s\" (see --help)", cmd);
 	if (argc < 2)
@@ -222,8 +234,10 @@ static int run(struct state *st, int argc, char **argv)
 		return rule_add(st, argc - 2, argv + 2);
 	if (!strcmp(cmd, "del"))
 		return want_args(argc, 3, 3, "rule del") ?: rule_del(st, argv[2]);
-	if (!strcmp(cmd, "list"))
+	if (!strcmp(cmd, "list")) {
+		json_option(&argc, argv);
 		return want_args(argc, 2, 2, "rule list") ?: rule_list(st);
+	}
 	return error("unknown rule command \"%s\" (see --help)", cmd);
 }
 
@@ -238,7 +252,7 @@ int main(int argc, char **argv)
 	};
 	int opt, err;
 
-	while ((opt = getopt_long(argc, argv, "d:jvh", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+d:jvh", options, NULL)) != -1) {
 		switch (opt) {
 		case 'd':
 			dir = optarg;
