@@ -85,6 +85,12 @@ class Pinned:
     def map(self, name, value_size):
         return Map(f"{self.dir}/maps/{name}", value_size)
 
+    def dump(self, name):
+        """{key: value} of every element, as bytes."""
+        out = json.loads(sh(f"bpftool -j map dump pinned {self.dir}/maps/{name}"))
+        return {bytes(int(b, 16) for b in e["key"]):
+                bytes(int(b, 16) for b in e["value"]) for e in out}
+
     def remove(self):
         shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -164,10 +170,10 @@ class TcReader(Pinned):
     def traits(self):
         """{key: (size, value)} of the last packet."""
         out = {}
-        for key in range(64):
-            size, value = self.seen(key)
+        for key, val in self.dump("last").items():
+            size, _, value = struct.unpack("=iIQ", val)
             if size >= 0:
-                out[key] = (size, value)
+                out[struct.unpack("=I", key)[0]] = (size, value)
         return out
 
     def info(self, i):
@@ -215,3 +221,22 @@ def u64s(prog, name, n):
     """The first n values of an array map of u64."""
     return [struct.unpack("=Q", prog.lookup(name, struct.pack("=I", i)))[0]
             for i in range(n)]
+
+
+class VlanPusher(Pinned):
+    """tests/bpf/tc_vlan_push.bpf.c at ns:dev egress."""
+
+    def __init__(self, ns, dev):
+        super().__init__("tc_vlan_push.bpf.o", "classifier")
+        self.ns, self.dev = ns, dev
+        ns.run(f"tc qdisc add dev {dev} clsact")
+        ns.run(f"tc filter add dev {dev} egress bpf direct-action "
+               f"object-pinned {self.prog}")
+
+    def push(self, vid):
+        """Tag IPv4 packets with VLAN id vid from now on (0: untagged)."""
+        self.update("vid", struct.pack("=I", 0), struct.pack("=I", vid))
+
+    def detach(self):
+        self.ns.run(f"tc qdisc del dev {self.dev} clsact", check=False)
+        self.remove()
