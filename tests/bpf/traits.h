@@ -22,6 +22,24 @@ extern int bpf_xdp_trait_get(struct xdp_md *ctx, __u64 key, void *val,
 			     __u64 val__sz) __ksym;
 extern int bpf_xdp_trait_del(struct xdp_md *ctx, __u64 key) __ksym;
 
+/*
+ * Sets key to a flag (size 0), a 32-bit or a 64-bit value, replacing the
+ * value it has. The kfunc reads the value from the stack: it takes
+ * writable memory only.
+ */
+static __always_inline int xdp_trait_set_value(struct xdp_md *ctx, __u64 key,
+					       __u64 value, __u32 size)
+{
+	__u64 val = value;
+	__u32 val32 = value;
+
+	if (size == 8)
+		return bpf_xdp_trait_set(ctx, key, &val, 8, TRAIT_F_REPLACE);
+	if (size == 4)
+		return bpf_xdp_trait_set(ctx, key, &val32, 4, TRAIT_F_REPLACE);
+	return bpf_xdp_trait_set(ctx, key, NULL, 0, TRAIT_F_REPLACE);
+}
+
 extern int bpf_skb_trait_get(struct __sk_buff *ctx, __u64 key, void *val,
 			     __u64 val__sz) __ksym;
 extern int bpf_skb_trait_set(struct __sk_buff *ctx, __u64 key,

@@ -87,14 +87,7 @@ static void count(__u32 idx)
 
 static int set_tag(struct xdp_md *ctx, struct tag *t)
 {
-	__u64 val = t->value;
-	__u32 val32 = t->value;
-
-	if (t->size == 8)
-		return bpf_xdp_trait_set(ctx, t->key, &val, 8, TRAIT_F_REPLACE);
-	if (t->size == 4)
-		return bpf_xdp_trait_set(ctx, t->key, &val32, 4, TRAIT_F_REPLACE);
-	return bpf_xdp_trait_set(ctx, t->key, NULL, 0, TRAIT_F_REPLACE);
+	return xdp_trait_set_value(ctx, t->key, t->value, t->size);
 }
 
 /* Runs command @i of a command packet; false when there is none. */

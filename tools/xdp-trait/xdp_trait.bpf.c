@@ -115,18 +115,6 @@ static bool rule_matches(const struct xt_rule *r, const struct pkt *p)
 	return true;
 }
 
-static int set_trait(struct xdp_md *ctx, const struct xt_trait *t)
-{
-	__u64 val = t->value;
-	__u32 val32 = t->value;
-
-	if (t->size == 8)
-		return bpf_xdp_trait_set(ctx, t->key, &val, 8, TRAIT_F_REPLACE);
-	if (t->size == 4)
-		return bpf_xdp_trait_set(ctx, t->key, &val32, 4, TRAIT_F_REPLACE);
-	return bpf_xdp_trait_set(ctx, t->key, NULL, 0, TRAIT_F_REPLACE);
-}
-
 /*
  * Applies rule id if it matches. A global function: the verifier checks
  * it once, not once per rule of the loop that calls it.
@@ -142,7 +130,8 @@ __noinline int apply_rule(struct xdp_md *ctx, __u32 id, const struct pkt *p)
 	for (i = 0; i < XT_MAX_TRAITS; i++) {
 		if (i >= r->n_traits)
 			break;
-		if (set_trait(ctx, &r->traits[i]))
+		if (xdp_trait_set_value(ctx, r->traits[i].key,
+					r->traits[i].value, r->traits[i].size))
 			count(&counters, XT_SET_ERRORS);
 	}
 	count(&hits, id);
