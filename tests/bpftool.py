@@ -102,13 +102,24 @@ def in6_key(addr):
     return b"\0" * 10 + b"\xff\xff" + socket.inet_aton(addr)
 
 
-class XdpTagger(Pinned):
+class XdpProgram(Pinned):
+    """One of our XDP objects attached to ns:dev."""
+
+    def __init__(self, obj, ns, dev, mode="xdpdrv"):
+        super().__init__(obj, "xdp")
+        self.ns, self.dev, self.mode = ns, dev, mode
+        ns.run(f"ip link set dev {dev} {mode} pinned {self.prog}")
+
+    def detach(self):
+        self.ns.run(f"ip link set dev {self.dev} {self.mode} off", check=False)
+        self.remove()
+
+
+class XdpTagger(XdpProgram):
     """tests/bpf/xdp_traits.bpf.c attached to ns:dev."""
 
     def __init__(self, ns, dev, mode="xdpdrv"):
-        super().__init__("xdp_traits.bpf.o", "xdp")
-        self.ns, self.dev, self.mode = ns, dev, mode
-        ns.run(f"ip link set dev {dev} {mode} pinned {self.prog}")
+        super().__init__("xdp_traits.bpf.o", ns, dev, mode)
 
     def tag(self, src, *traits):
         """Packets from src get traits [(key, size, value), ...]."""
@@ -130,10 +141,6 @@ class XdpTagger(Pinned):
     def stat(self, i):
         return struct.unpack("=Q", self.lookup("stats", struct.pack("=I", i)))[0]
 
-    def detach(self):
-        self.ns.run(f"ip link set dev {self.dev} {self.mode} off", check=False)
-        self.remove()
-
 
 def cmd(op, key, size=4, value=0, flags=0):
     """One record of a command packet (UDP port 7777)."""
@@ -152,15 +159,26 @@ def raw_block(high, low, values=b"", magic=0x74726169, version=1, length=None,
     return struct.pack("=I", len(block)) + block.ljust(128, b"\0")
 
 
-class TcReader(Pinned):
+class TcProgram(Pinned):
+    """One of our TC objects at ns:dev, in direct-action mode."""
+
+    def __init__(self, obj, ns, dev, direction="ingress"):
+        super().__init__(obj, "classifier")
+        self.ns, self.dev = ns, dev
+        ns.run(f"tc qdisc add dev {dev} clsact")
+        ns.run(f"tc filter add dev {dev} {direction} bpf direct-action "
+               f"object-pinned {self.prog}")
+
+    def detach(self):
+        self.ns.run(f"tc qdisc del dev {self.dev} clsact", check=False)
+        self.remove()
+
+
+class TcReader(TcProgram):
     """tests/bpf/tc_traits.bpf.c at ns:dev ingress (or egress)."""
 
     def __init__(self, ns, dev, hook="ingress"):
-        super().__init__("tc_traits.bpf.o", "classifier")
-        self.ns, self.dev = ns, dev
-        ns.run(f"tc qdisc add dev {dev} clsact")
-        ns.run(f"tc filter add dev {dev} {hook} bpf direct-action "
-               f"object-pinned {self.prog}")
+        super().__init__("tc_traits.bpf.o", ns, dev, hook)
 
     def seen(self, key):
         """(size or -errno, value) of key on the last packet."""
@@ -184,37 +202,6 @@ class TcReader(Pinned):
                     struct.pack("=IIIIQ", {"none": 0, "set": 1, "del": 2}[op],
                                 key, size, 0, value))
 
-    def detach(self):
-        self.ns.run(f"tc qdisc del dev {self.dev} clsact", check=False)
-        self.remove()
-
-
-class XdpProg(Pinned):
-    """Any of our XDP objects attached to ns:dev."""
-
-    def __init__(self, obj, ns, dev, mode="xdpdrv"):
-        super().__init__(obj, "xdp")
-        self.ns, self.dev, self.mode = ns, dev, mode
-        ns.run(f"ip link set dev {dev} {mode} pinned {self.prog}")
-
-    def detach(self):
-        self.ns.run(f"ip link set dev {self.dev} {self.mode} off", check=False)
-        self.remove()
-
-
-class TcProg(Pinned):
-    """Any of our TC objects attached to ns:dev at ingress or egress."""
-
-    def __init__(self, obj, ns, dev, direction="ingress"):
-        super().__init__(obj, "classifier")
-        self.ns, self.dev = ns, dev
-        ns.run(f"tc qdisc add dev {dev} clsact")
-        ns.run(f"tc filter add dev {dev} {direction} bpf direct-action "
-               f"object-pinned {self.prog}")
-
-    def detach(self):
-        self.ns.run(f"tc qdisc del dev {self.dev} clsact", check=False)
-        self.remove()
 
 
 def u64s(prog, name, n):
@@ -223,20 +210,12 @@ def u64s(prog, name, n):
             for i in range(n)]
 
 
-class VlanPusher(Pinned):
+class VlanPusher(TcProgram):
     """tests/bpf/tc_vlan_push.bpf.c at ns:dev egress."""
 
     def __init__(self, ns, dev):
-        super().__init__("tc_vlan_push.bpf.o", "classifier")
-        self.ns, self.dev = ns, dev
-        ns.run(f"tc qdisc add dev {dev} clsact")
-        ns.run(f"tc filter add dev {dev} egress bpf direct-action "
-               f"object-pinned {self.prog}")
+        super().__init__("tc_vlan_push.bpf.o", ns, dev, "egress")
 
     def push(self, vid):
         """Tag IPv4 packets with VLAN id vid from now on (0: untagged)."""
         self.update("vid", struct.pack("=I", 0), struct.pack("=I", vid))
-
-    def detach(self):
-        self.ns.run(f"tc qdisc del dev {self.dev} clsact", check=False)
-        self.remove()

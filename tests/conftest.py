@@ -253,20 +253,24 @@ def netstat(ns, name):
     raise KeyError(name)
 
 
-@pytest.fixture
-def xdp_tagger():
-    """Factory: xdp_tagger(ns, dev[, mode]) attaches tests/bpf/xdp_traits."""
-    from bpftool import XdpTagger
+def _detached_at_end(cls):
+    """Fixture body: yields a factory of cls objects, detaches them after."""
     made = []
 
-    def make(ns, dev, mode="xdpdrv"):
-        t = XdpTagger(ns, dev, mode)
-        made.append(t)
-        return t
+    def make(*args):
+        made.append(cls(*args))
+        return made[-1]
 
     yield make
     for t in made:
         t.detach()
+
+
+@pytest.fixture
+def xdp_tagger():
+    """Factory: xdp_tagger(ns, dev[, mode]) attaches tests/bpf/xdp_traits."""
+    from bpftool import XdpTagger
+    yield from _detached_at_end(XdpTagger)
 
 
 @pytest.fixture
@@ -274,13 +278,11 @@ def tc_reader():
     """Factory: tc_reader(ns, dev[, hook]) attaches tests/bpf/tc_traits
     at ingress (or hook="egress")."""
     from bpftool import TcReader
-    made = []
+    yield from _detached_at_end(TcReader)
 
-    def make(ns, dev, hook="ingress"):
-        t = TcReader(ns, dev, hook)
-        made.append(t)
-        return t
 
-    yield make
-    for t in made:
-        t.detach()
+@pytest.fixture
+def vlan_pusher():
+    """Factory: vlan_pusher(ns, dev) tags IPv4 packets leaving ns:dev."""
+    from bpftool import VlanPusher
+    yield from _detached_at_end(VlanPusher)

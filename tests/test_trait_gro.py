@@ -6,7 +6,7 @@
 # each segment keeps its own value).
 import pytest
 
-from bpftool import TcProg, XdpProg, u64s
+from bpftool import TcProgram, XdpProgram, u64s
 from conftest import tcp_transfer, veth
 
 NBYTES = 2_000_000
@@ -38,8 +38,8 @@ def check(tagger, meter, alternate):
 def test_veth_gro_compares_trait_metadata(pair, alternate):
     a, b = pair
     b.run("ethtool -K vb gro on")
-    tagger = XdpProg("xdp_alternate.bpf.o", b, "vb")
-    meter = TcProg("tc_gro_meter.bpf.o", b, "vb")
+    tagger = XdpProgram("xdp_alternate.bpf.o", b, "vb")
+    meter = TcProgram("tc_gro_meter.bpf.o", b, "vb")
     try:
         by_turns(tagger, alternate)
         assert tcp_transfer(a, b, "10.0.0.2", NBYTES) == NBYTES
@@ -65,8 +65,8 @@ def test_gro_cells_after_gre_decap_compare_traits(netns, alternate):
     # r2 tags each GRE packet as it arrives (the native program also makes
     # u1 segment them); after the decap gro_cells sees inner segments
     # that differ in their skb extension only
-    tagger = XdpProg("xdp_alternate.bpf.o", r2, "u2")
-    meter = TcProg("tc_gro_meter.bpf.o", r2, "gre1")
+    tagger = XdpProgram("xdp_alternate.bpf.o", r2, "u2")
+    meter = TcProgram("tc_gro_meter.bpf.o", r2, "gre1")
     try:
         by_turns(tagger, alternate)
         assert tcp_transfer(a, r2, "10.9.0.2", NBYTES) == NBYTES

@@ -151,7 +151,7 @@ def test_loopback_keeps_traits_set_by_nft(netns):
 
 
 def test_bpf_redirect_peer_keeps_netns_isolation(netns, xdp_tagger):
-    from bpftool import TcProg
+    from bpftool import TcProgram
     x, h, c = netns("x"), netns("h"), netns("c")
     veth(x, "x0", h, "hx", ("10.4.0.1/24",), ("10.4.0.254/24",))
     veth(h, "h0", c, "c0", (), ())
@@ -162,7 +162,7 @@ def test_bpf_redirect_peer_keeps_netns_isolation(netns, xdp_tagger):
     c.run("ip addr add 10.3.0.2/24 dev c0")
     x.run("ip route add 10.3.0.0/24 via 10.4.0.254")
     xdp_tagger(h, "hx").tag("10.4.0.1", (7, 4, 1))
-    redirect = TcProg("tc_redirect_peer.bpf.o", h, "hx")
+    redirect = TcProgram("tc_redirect_peer.bpf.o", h, "hx")
     try:
         ifindex = h.json("ip -j link show h0")[0]["ifindex"]
         redirect.update("peer_of", struct.pack("=I", 0), struct.pack("=I", ifindex))

@@ -58,19 +58,11 @@ def xt():
 
 
 @pytest.fixture
-def vlan_pusher():
-    """Factory: vlan_pusher(ns, dev) tags IPv4 packets leaving ns:dev."""
-    from bpftool import VlanPusher
-    made = []
-
-    def make(ns, dev):
-        p = VlanPusher(ns, dev)
-        made.append(p)
-        return p
-
-    yield make
-    for p in made:
-        p.detach()
+def classified(pair, xt, tc_reader):
+    """pair with xdp-trait on vb (native) and a TC reader behind it."""
+    a, b = pair
+    xt.attach(b, "vb")
+    return a, b, tc_reader(b, "vb")
 
 
 def xdp_prog(ns, dev):
@@ -101,10 +93,8 @@ def test_rules_put_traits_on_ipv4_and_ipv6_packets(pair, xt, tc_reader, mode):
     assert xt.hits() == {0: 1, 1: 1}
 
 
-def test_nested_prefixes_all_match_and_the_highest_id_wins(pair, xt, tc_reader):
-    a, b = pair
-    xt.attach(b, "vb")
-    reader = tc_reader(b, "vb")
+def test_nested_prefixes_all_match_and_the_highest_id_wins(classified, xt):
+    a, _, reader = classified
     xt.add("id 1 src 10.0.0.0/8 trait 1 1 trait 5 1")
     xt.add("id 2 src 10.0.0.1/32 trait 2 2")
     xt.add("id 3 src 10.9.0.0/16 trait 3 3")
@@ -119,10 +109,8 @@ def test_nested_prefixes_all_match_and_the_highest_id_wins(pair, xt, tc_reader):
     assert traits_of_udp(a, reader, "fd00::2") == {8: (4, 8)}
 
 
-def test_protocol_and_port_ranges_select_rules(pair, xt, tc_reader):
-    a, b = pair
-    xt.attach(b, "vb")
-    reader = tc_reader(b, "vb")
+def test_protocol_and_port_ranges_select_rules(classified, xt):
+    a, _, reader = classified
     xt.add("id 1 proto udp dport 9000-9010 trait 1 1")
     xt.add("id 2 proto udp sport 5555 trait 2 2")
     xt.add("id 3 proto tcp dport 9000 trait 3 3")
@@ -189,10 +177,8 @@ def test_generic_mode_does_not_see_a_stripped_vlan_tag(pair, xt, tc_reader,
     assert traits_of_udp(a, reader) == {3: (4, 3)}
 
 
-def test_rule_changes_apply_without_reattaching(pair, xt, tc_reader):
-    a, b = pair
-    xt.attach(b, "vb")
-    reader = tc_reader(b, "vb")
+def test_rule_changes_apply_without_reattaching(classified, xt):
+    a, b, reader = classified
     prog = xdp_prog(b, "vb")
     assert traits_of_udp(a, reader) == {}
     xt.add("id 3 src 10.0.0.1 trait 5 50")
@@ -223,10 +209,8 @@ def test_one_rule_table_serves_two_devices(netns, xt, tc_reader):
     assert traits_of_udp(c, reader2, "10.0.1.2") == {1: (4, 1)}
 
 
-def test_stats_count_hits_and_trait_set_errors(pair, xt, tc_reader):
-    a, b = pair
-    xt.attach(b, "vb")
-    reader = tc_reader(b, "vb")
+def test_stats_count_hits_and_trait_set_errors(classified, xt):
+    a, _, reader = classified
     xt.add("id 0 src 10.0.0.1 proto udp trait 1 1")
     xt.add("id 7 src 10.0.0.99 trait 2 2")
     udp_send(a, "10.0.0.2", 9000, b"x", count=5)
