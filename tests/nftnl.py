@@ -125,6 +125,14 @@ def counter(name):
     return expr("objref", be32(1, 1), attr(2, name))  # NFT_OBJECT_COUNTER
 
 
+def limit(rate, burst=5, over=False):
+    """`limit rate [over] RATE/second` (packets; nft's default burst 5)."""
+    return expr("limit", attr(1, struct.pack("!Q", rate)),    # RATE
+                attr(2, struct.pack("!Q", 1)),                # UNIT: seconds
+                be32(3, burst), be32(4, 0),                   # BURST, TYPE pkts
+                be32(5, 1 if over else 0))                    # FLAGS: F_INV
+
+
 def verdict(code):
     return expr("immediate", be32(1, NFT_REG_VERDICT),
                 nest(2, nest(2, be32(1, code & 0xffffffff))))
