@@ -146,7 +146,8 @@ def kfunc_model(meta, ops):
     """(return codes, metadata after the calls) of bpf_xdp_trait_set()."""
     verdict = block_verdict(meta)
     if verdict == "invalid":
-        return [-errno.EBADMSG] * len(ops), meta
+        # the key is checked before the block is read
+        return [-errno.EINVAL if op[0] > 63 else -errno.EBADMSG for op in ops], meta
     store, length = verdict if verdict else ({}, 0)
     own, rets, out = meta[:len(meta) - length], [], meta
     for key, size, flags, value in ops:
