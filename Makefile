@@ -18,15 +18,20 @@ KTARBALL := /usr/src/linux-source-6.12.tar.xz
 KPATCHES := $(shell sed -e 's/\#.*//' kernel/patches/series 2>/dev/null)
 # VARIANT=debug builds the sanitizer kernel beside the test kernel: its own
 # object folder, stamps and module build (same source, same userspace).
+# VARIANT=notraits is the same kernel with packet traits compiled out, for
+# the benchmark's idle leg (only its kernel target: nft_meta_trait needs traits).
 VARIANT  ?=
 ifeq ($(VARIANT),debug)
 SFX      := -debug
 KCONFIGS := kernel/config/traits.config kernel/config/debug.config
+else ifeq ($(VARIANT),notraits)
+SFX      := -notraits
+KCONFIGS := kernel/config/traits.config kernel/config/notraits.config
 else ifeq ($(VARIANT),)
 SFX      :=
 KCONFIGS := kernel/config/traits.config
 else
-$(error VARIANT is empty or debug, not '$(VARIANT)')
+$(error VARIANT is empty, debug or notraits, not '$(VARIANT)')
 endif
 KOBJ     := $(B)/kobj$(SFX)
 MODBUILD := $(B)/nft_meta_trait$(SFX)
