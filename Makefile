@@ -5,7 +5,7 @@
 #   make check    build, then run the pytest suite inside the VM
 #   make check-debug  the same on a KASAN/UBSAN/kmemleak/lockdep kernel
 #   make demo     build, then play the demo scenario inside the VM
-#   make bench    build, then print the benchmark table (VM, icount)
+#   make bench    build, then print the benchmark tables and plot (VM, icount)
 #   make vm-shell an interactive shell in the VM
 #   make deps     install the Debian packages everything needs (root)
 #
@@ -190,10 +190,17 @@ demo: all
 	tools/vm-run -- tools/demo.py
 
 # Deterministic timing: one guest CPU, one virtual ns per instruction.
+# Then the kernel without traits runs the end-to-end benchmark's idle leg
+# (icount makes two boots comparable) and the host draws the plot.
+BENCH_VM := VM_SMP=1 VM_QEMU_ARGS="-icount shift=0,sleep=off" tools/vm-run --
 bench: all
-	VM_SMP=1 VM_QEMU_ARGS="-icount shift=0,sleep=off" \
-		tools/vm-run -- tests/bench/run
+	$(MAKE) VARIANT=notraits kernel
+	@rm -rf $(B)/results/bench
+	$(BENCH_VM) tests/bench/run
+	KERNEL=$(B)/kobj-notraits/arch/x86/boot/bzImage \
+		$(BENCH_VM) tests/bench/bench_e2e.py --compiled-out
 	@mkdir -p $(B)/bench && cp $(B)/results/bench/* $(B)/bench/
+	/usr/bin/python3 tests/bench/plot.py $(B)/bench
 	@echo "written to $(B)/bench/"
 
 vm-shell: all

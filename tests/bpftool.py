@@ -24,6 +24,7 @@ def _hex(raw):
 _libc = ctypes.CDLL(None, use_errno=True)
 SYS_bpf = 321                                   # x86_64
 BPF_MAP_LOOKUP_ELEM, BPF_MAP_UPDATE_ELEM, BPF_OBJ_GET = 1, 2, 7
+BPF_RAW_TRACEPOINT_OPEN = 17
 
 
 def _bpf(cmd, attr):
@@ -34,13 +35,28 @@ def _bpf(cmd, attr):
     return ret
 
 
+def obj_get(path):
+    """A file descriptor of the pinned map, program or link at path."""
+    name = ctypes.create_string_buffer(path.encode())
+    return _bpf(BPF_OBJ_GET, struct.pack("=QII", ctypes.addressof(name), 0, 0))
+
+
+def attach_tracing(prog_path):
+    """Attach a pinned tp_btf program; it stays attached until the
+    returned link descriptor is closed."""
+    fd = obj_get(prog_path)
+    try:
+        return _bpf(BPF_RAW_TRACEPOINT_OPEN, struct.pack("=QI", 0, fd))
+    finally:
+        os.close(fd)
+
+
 class Map:
     """A pinned map read and written with the bpf syscall: for loops of
     thousands of updates, where a bpftool process each would dominate."""
 
     def __init__(self, path, value_size):
-        name = ctypes.create_string_buffer(path.encode())
-        self.fd = _bpf(BPF_OBJ_GET, struct.pack("=QII", ctypes.addressof(name), 0, 0))
+        self.fd = obj_get(path)
         self.value_size = value_size
 
     def _elem(self, cmd, key, value):
@@ -63,12 +79,21 @@ class Map:
 class Pinned:
     """A program loaded from one of our objects, with its maps pinned."""
 
-    def __init__(self, obj, ptype):
+    def __init__(self, obj, ptype=None):
+        """ptype None: every program of obj, pinned as progs/<name>."""
         self.dir = os.path.join(PIN_ROOT, f"p{os.getpid()}_{next(_ids)}")
         os.makedirs(self.dir)
         self.prog = os.path.join(self.dir, "prog")
-        sh(f"bpftool prog load {bpf_obj(obj)} {self.prog} type {ptype} "
-           f"pinmaps {self.dir}/maps")
+        if ptype is None:
+            sh(f"bpftool prog loadall {bpf_obj(obj)} {self.dir}/progs "
+               f"pinmaps {self.dir}/maps")
+        else:
+            sh(f"bpftool prog load {bpf_obj(obj)} {self.prog} type {ptype} "
+               f"pinmaps {self.dir}/maps")
+
+    def program(self, name):
+        """The pinned path of program name (objects loaded whole)."""
+        return os.path.join(self.dir, "progs", name)
 
     def update(self, name, key, value):
         sh(f"bpftool map update pinned {self.dir}/maps/{name} "
@@ -160,14 +185,15 @@ def raw_block(high, low, values=b"", magic=0x74726169, version=1, length=None,
 
 
 class TcProgram(Pinned):
-    """One of our TC objects at ns:dev, in direct-action mode."""
+    """One of our TC objects at ns:dev, in direct-action mode (program
+    prog of an object loaded whole, if given)."""
 
-    def __init__(self, obj, ns, dev, direction="ingress"):
-        super().__init__(obj, "classifier")
+    def __init__(self, obj, ns, dev, direction="ingress", prog=None):
+        super().__init__(obj, None if prog else "classifier")
         self.ns, self.dev = ns, dev
         ns.run(f"tc qdisc add dev {dev} clsact")
         ns.run(f"tc filter add dev {dev} {direction} bpf direct-action "
-               f"object-pinned {self.prog}")
+               f"object-pinned {self.program(prog) if prog else self.prog}")
 
     def detach(self):
         self.ns.run(f"tc qdisc del dev {self.dev} clsact", check=False)

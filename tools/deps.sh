@@ -18,6 +18,8 @@ PACKAGES=(
 	# tests
 	python3 python3-pytest python3-pyroute2 iputils-ping netcat-openbsd
 	ethtool tcpdump nftables
+	# benchmark plot (make bench)
+	python3-matplotlib
 )
 SRC_LIST=/etc/apt/sources.list.d/packet-traits-deb-src.sources
 

@@ -15,7 +15,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bench_nft import OUT, PACKETS, send  # noqa: E402
+from traffic import PACKETS, report, send  # noqa: E402
 from bpftool import XdpTagger  # noqa: E402
 from conftest import Netns, veth  # noqa: E402
 
@@ -30,7 +30,6 @@ def rules(r, kind, size):
 
 
 def main():
-    os.makedirs(OUT, exist_ok=True)
     a, r = Netns("fa"), Netns("fr")
     tagger = None
     try:
@@ -63,11 +62,9 @@ def main():
             pm, pt = (mark - base) / size, (trait - base) / size
             lines.append(f"| {size} | {mark:.0f} | {trait:.0f} | {pm:.1f} | {pt:.1f} | {pt / pm:.3f} |")
         lines += ["", f"Baseline (no rule): {base:.0f} virtual ns per forwarded packet; "
-                  f"{PACKETS} packets per point.", "", __doc__.split("\n\n", 1)[1].strip()]
-        text = "\n".join(lines)
-        print(text)
-        with open(os.path.join(OUT, "fib.md"), "w") as f:
-            f.write(text + "\n")
+                  f"{PACKETS} packets per point."]
+        report("fib", lines, __doc__.split("\n\n", 1)[1],
+               {"base": base, "rows": rows, "packets": PACKETS})
         return 0
     finally:
         if tagger:

@@ -17,34 +17,13 @@ rules. Nothing here asserts a time.
 import os
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "tests"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from traffic import PACKETS, pair, report, send  # noqa: E402
 import nftnl as n  # noqa: E402
 from bpftool import XdpTagger  # noqa: E402
-from conftest import Netns, veth  # noqa: E402
 
-PACKETS = int(os.environ.get("BENCH_PACKETS", "20000"))
 SIZES = (1, 10, 100)
-OUT = os.path.join(ROOT, "build", "results", "bench")
-
-SENDER = """
-import socket, time
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-d = ('{dst}', 9000)
-for _ in range(200):
-    s.sendto(b'x', d)
-t = time.perf_counter_ns()
-for _ in range({n}):
-    s.sendto(b'x', d)
-print(time.perf_counter_ns() - t)
-"""
-
-
-def send(a, dst="10.0.0.2"):
-    """Virtual ns per packet for PACKETS datagrams from a to dst."""
-    out = a.run(f"python3 -c \"{SENDER.format(n=PACKETS, dst=dst)}\"")
-    return int(out.strip()) / PACKETS
 
 
 def chain(b, rules):
@@ -63,13 +42,9 @@ def mark_rule(i):
 
 
 def main():
-    os.makedirs(OUT, exist_ok=True)
-    a, b = Netns("ba"), Netns("bb")
+    a, b = pair("ba", "bb")
     tagger = None
     try:
-        veth(a, "va", b, "vb", ("10.0.0.1/24",), ("10.0.0.2/24",))
-        a.run("ip neigh add 10.0.0.2 lladdr "
-              + b.json("ip -j link show vb")[0]["address"] + " dev va")
         tagger = XdpTagger(b, "vb")
         tagger.tag("10.0.0.1", (7, 4, 5))
         b.run("nft add table inet bench")
@@ -102,12 +77,9 @@ def main():
             lines.append(f"| {size} | {mark:.0f} | {trait:.0f} | {pm:.1f} | {pt:.1f} | "
                          f"{pt / pm:.3f} | {vmap:.0f} | {(trait - base) / max(vmap - base, 1):.2f} |")
         lines += ["", f"Baseline (no rule, then drop): {base:.0f} virtual ns per packet; "
-                  f"{PACKETS} packets per point.", "", __doc__.split("\n\n", 2)[1],
-                  "", __doc__.split("\n\n", 2)[2].strip()]
-        text = "\n".join(lines)
-        print(text)
-        with open(os.path.join(OUT, "nft.md"), "w") as f:
-            f.write(text + "\n")
+                  f"{PACKETS} packets per point."]
+        report("nft", lines, __doc__.split("\n\n", 1)[1],
+               {"base": base, "rows": rows, "packets": PACKETS})
         return 0
     finally:
         if tagger:
