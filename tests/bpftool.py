@@ -79,17 +79,27 @@ class Map:
 class Pinned:
     """A program loaded from one of our objects, with its maps pinned."""
 
-    def __init__(self, obj, ptype=None):
-        """ptype None: every program of obj, pinned as progs/<name>."""
+    def __init__(self, obj, ptype=None, maps=None):
+        """ptype None: every program of obj, pinned as progs/<name>.
+        maps: {name: pinned path} of maps to reuse instead of creating."""
         self.dir = os.path.join(PIN_ROOT, f"p{os.getpid()}_{next(_ids)}")
         os.makedirs(self.dir)
         self.prog = os.path.join(self.dir, "prog")
-        if ptype is None:
-            sh(f"bpftool prog loadall {bpf_obj(obj)} {self.dir}/progs "
-               f"pinmaps {self.dir}/maps")
-        else:
-            sh(f"bpftool prog load {bpf_obj(obj)} {self.prog} type {ptype} "
-               f"pinmaps {self.dir}/maps")
+        reuse = "".join(f" map name {name} pinned {path}"
+                        for name, path in (maps or {}).items())
+        try:
+            if ptype is None:
+                sh(f"bpftool prog loadall {bpf_obj(obj)} {self.dir}/progs{reuse} "
+                   f"pinmaps {self.dir}/maps")
+            else:
+                sh(f"bpftool prog load {bpf_obj(obj)} {self.prog} type {ptype}{reuse} "
+                   f"pinmaps {self.dir}/maps")
+        except AssertionError:
+            self.remove()
+            raise
+
+    def map_path(self, name):
+        return os.path.join(self.dir, "maps", name)
 
     def program(self, name):
         """The pinned path of program name (objects loaded whole)."""
