@@ -62,10 +62,14 @@ def main():
     if not panels:
         print(f"plot: no benchmark figures in {folder}", file=sys.stderr)
         return 1
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
-    for draw, ax in zip(panels, axes[0]):
+    cols = min(len(panels), 2)
+    rows = (len(panels) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(6 * cols, 4.5 * rows), squeeze=False)
+    for draw, ax in zip(panels, axes.flat):
         draw(ax)
         ax.grid(True, alpha=0.3)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
     fig.suptitle("Packet traits under qemu -icount (virtual ns = guest instructions)")
     fig.tight_layout()
     out = os.path.join(folder, "bench.png")
