@@ -43,12 +43,12 @@ def nft_count_trait(ns, key, value):
 def nft_count_udp(ns):
     """An nft input counter of UDP packets (after nft_count_trait)."""
     import nftnl as n
-    ns.run("nft add counter inet t udp")
+    ns.run("nft add counter inet t datagrams")
     ns.call(n.add_rule, "inet", "t", "in", n.meta_load(n.NFT_META_L4PROTO),
-            n.cmp("==", b"\x11"), n.counter("udp"))
+            n.cmp("==", b"\x11"), n.counter("datagrams"))
 
     def packets():
-        out = ns.json("nft -j list counter inet t udp")
+        out = ns.json("nft -j list counter inet t datagrams")
         return next(o["counter"]["packets"] for o in out["nftables"] if "counter" in o)
     return packets
 
