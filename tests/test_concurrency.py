@@ -6,6 +6,7 @@
 #   a1 (10.1.0.1, trait 7 = 1) -x1-+
 #                                  r -- ua: main table, uplink A
 #   a2 (10.2.0.1, trait 7 = 2) -x2-+ -- ub: table 100, uplink B
+import os
 import subprocess
 import time
 
@@ -72,10 +73,12 @@ def trait_table(r):
 
 
 def test_rules_and_module_churn_under_traffic(netns, xdp_tagger):
+    # the races this looks for need two CPUs (tools/vm-run gives the guest two)
+    assert len(os.sched_getaffinity(0)) >= 2, "the guest has one CPU"
     net = Router(netns, xdp_tagger)
     r = net.r
     end = time.monotonic() + CHURN_SECONDS
-    # paced, or the one guest CPU has no time left for the churn
+    # paced, or the guest's CPUs have no time left for the churn
     senders = [a.start(udp_blast, "198.51.100.1", 9000, 10 ** 9, b"c" * 64, "", 16,
                        CHURN_SECONDS, SENDER_RATE)
                for a in (net.a1, net.a2)]
