@@ -12,9 +12,17 @@ from conftest import tcp_transfer, veth
 NBYTES = 2_000_000
 
 
-def by_turns(tagger, alternate):
-    if alternate:
-        tagger.update("tagged", (0).to_bytes(4, "little"), (1).to_bytes(8, "little"))
+def run(a, b, addr, tagger, meter, alternate):
+    """Stream TCP from a to b through tagger and meter, then check."""
+    try:
+        if alternate:                                   # 0/1 by turns
+            tagger.update("tagged", (0).to_bytes(4, "little"),
+                          (1).to_bytes(8, "little"))
+        assert tcp_transfer(a, b, addr, NBYTES) == NBYTES
+        check(tagger, meter, alternate)
+    finally:
+        meter.detach()
+        tagger.detach()
 
 
 def check(tagger, meter, alternate):
@@ -40,13 +48,7 @@ def test_veth_gro_compares_trait_metadata(pair, alternate):
     b.run("ethtool -K vb gro on")
     tagger = XdpProgram("xdp_alternate.bpf.o", b, "vb")
     meter = TcProgram("tc_gro_meter.bpf.o", b, "vb")
-    try:
-        by_turns(tagger, alternate)
-        assert tcp_transfer(a, b, "10.0.0.2", NBYTES) == NBYTES
-        check(tagger, meter, alternate)
-    finally:
-        meter.detach()
-        tagger.detach()
+    run(a, b, "10.0.0.2", tagger, meter, alternate)
 
 
 @pytest.mark.parametrize("alternate", [False, True], ids=["same", "by-turns"])
@@ -67,10 +69,4 @@ def test_gro_cells_after_gre_decap_compare_traits(netns, alternate):
     # that differ in their skb extension only
     tagger = XdpProgram("xdp_alternate.bpf.o", r2, "u2")
     meter = TcProgram("tc_gro_meter.bpf.o", r2, "gre1")
-    try:
-        by_turns(tagger, alternate)
-        assert tcp_transfer(a, r2, "10.9.0.2", NBYTES) == NBYTES
-        check(tagger, meter, alternate)
-    finally:
-        meter.detach()
-        tagger.detach()
+    run(a, r2, "10.9.0.2", tagger, meter, alternate)
