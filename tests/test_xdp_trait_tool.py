@@ -139,20 +139,27 @@ def test_protocol_and_port_ranges_select_rules(classified, xt):
     assert xt.hits()[6] >= hits6 + 2
 
 
-@pytest.mark.parametrize("mode,txvlan", [
-    ("native", "on"),     # stripped tag: driver metadata (veth)
-    ("native", "off"),    # tag in the packet
-    ("generic", "off"),
-])
-def test_vlan_id_selects_rules(pair, xt, tc_reader, vlan_pusher, mode, txvlan):
+def vlan_rules(pair, xt, tc_reader, vlan_pusher, mode, txvlan):
+    """a tags its datagrams (tag offload on or off), b classifies: VLAN 10
+    gets trait 1 = 10, everything from a trait 3 = 3."""
     a, b = pair
     a.run(f"ethtool -K va txvlan {txvlan}")
     pusher = vlan_pusher(a, "va")
     xt.attach(b, "vb", mode)
     reader = tc_reader(b, "vb")
     xt.add("vlan 10 trait 1 10")
-    xt.add("vlan 20 trait 2 20")
     xt.add("src 10.0.0.1 trait 3 3")
+    return a, pusher, reader
+
+
+@pytest.mark.parametrize("mode,txvlan", [
+    ("native", "on"),     # stripped tag: driver metadata (veth)
+    ("native", "off"),    # tag in the packet
+    ("generic", "off"),
+])
+def test_vlan_id_selects_rules(pair, xt, tc_reader, vlan_pusher, mode, txvlan):
+    a, pusher, reader = vlan_rules(pair, xt, tc_reader, vlan_pusher, mode, txvlan)
+    xt.add("vlan 20 trait 2 20")
     pusher.push(10)
     assert traits_of_udp(a, reader) == {1: (4, 10), 3: (4, 3)}
     pusher.push(20)
@@ -166,13 +173,7 @@ def test_vlan_id_selects_rules(pair, xt, tc_reader, vlan_pusher, mode, txvlan):
 def test_generic_mode_does_not_see_a_stripped_vlan_tag(pair, xt, tc_reader,
                                                       vlan_pusher):
     """As the man page says: turn tag offload off for generic mode."""
-    a, b = pair
-    a.run("ethtool -K va txvlan on")
-    pusher = vlan_pusher(a, "va")
-    xt.attach(b, "vb", "generic")
-    reader = tc_reader(b, "vb")
-    xt.add("vlan 10 trait 1 10")
-    xt.add("src 10.0.0.1 trait 3 3")
+    a, pusher, reader = vlan_rules(pair, xt, tc_reader, vlan_pusher, "generic", "on")
     pusher.push(10)
     assert traits_of_udp(a, reader) == {3: (4, 3)}
 
