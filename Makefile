@@ -183,7 +183,7 @@ DEBUG_TESTS ?= tests/test_kunit.py tests/test_xdp_handover.py \
 	       tests/test_nft_match.py tests/test_fib_rules.py
 check-debug:
 	$(MAKE) VARIANT=debug all
-	KERNEL=$(B)/kobj-debug/arch/x86/boot/bzImage \
+	KERNEL=$(B)/kobj-debug/arch/x86/boot/bzImage VM_CMDLINE="slab_nomerge $(VM_CMDLINE)" \
 		tools/vm-run -- tools/vm/run-tests $(DEBUG_TESTS) $(PYTEST_ARGS)
 
 demo: all

@@ -32,6 +32,10 @@ TCP_BYTES = PACKETS * 32
 PAYLOAD = b"s" * 64
 KMEMLEAK = "/sys/kernel/debug/kmemleak"
 SLAB_SLACK_KB = 1024        # what the slab total wanders by on its own
+# The debug kernel (SLUB_DEBUG, booted with slab_nomerge by make
+# check-debug) counts the extension cache's objects itself.
+EXT_SLAB = "/sys/kernel/slab/skbuff_ext_cache"
+EXT_SLACK = 256             # extensions still in flight on a quiet system
 
 
 def unreclaimable_slab_kb():
@@ -40,6 +44,18 @@ def unreclaimable_slab_kb():
             if line.startswith("SUnreclaim:"):
                 return int(line.split()[1])
     raise KeyError("SUnreclaim")
+
+
+def extension_objects():
+    """skb extensions allocated, or None without a cache of their own."""
+    if not os.path.exists(f"{EXT_SLAB}/objects") or os.path.islink(EXT_SLAB):
+        return None
+    # shrinking flushes the per-CPU slabs and KASAN's quarantine, which
+    # would otherwise count freed extensions as allocated
+    with open(f"{EXT_SLAB}/shrink", "w") as f:
+        f.write("1\n")
+    with open(f"{EXT_SLAB}/objects") as f:
+        return int(f.read().split()[0])
 
 
 def settle():
@@ -119,6 +135,7 @@ def soak():
                 f.write("clear\n")      # report only what the soak leaves
         settle()
         before = unreclaimable_slab_kb()
+        ext_before = extension_objects()
         tagged_before = path.tagger.stat(1)
         tap = path.d.start(packet_tap, "d0")
         time.sleep(1)
@@ -126,17 +143,20 @@ def soak():
         tapped = tap.wait()
         settle()
         after = unreclaimable_slab_kb()
+        ext_after = extension_objects()
         result = {
             "sent": sent, "tcp_bytes": tcp_bytes, "seconds": seconds, "tapped": tapped,
             "tagged": path.tagger.stat(1) - tagged_before,
             "r0_rx": path.r.link_stats("r0")[0],
             "slab_kb": (before, after),
+            "extensions": (ext_before, ext_after),
             "counters": {"r": {c: path.rt.packets(c) for c in ("dropped", "forwarded", "tcp")},
                          "d": {c: path.dt.packets(c)
                                for c in ("untraited", "two", "arrived", "tcp")}},
         }
         print(f"\nsoak: {sent} packets in {seconds:.1f} s = {sent / seconds:.0f} packets/s; "
-              f"SUnreclaim {before} kB before, {after} kB after; {result}")
+              f"SUnreclaim {before} kB before, {after} kB after; skb extensions "
+              f"{ext_before} before, {ext_after} after; {result}")
         yield result
     finally:
         path.delete()
@@ -165,6 +185,15 @@ def test_extension_slab_returns_to_its_baseline(soak):
     # one leaked extension per packet would be ~100 bytes each
     assert after - before < SLAB_SLACK_KB, \
         f"unreclaimable slab grew by {after - before} kB over {soak['sent']} packets"
+
+
+@pytest.mark.skipif(extension_objects() is None,
+                    reason=f"no {EXT_SLAB} of its own (needs SLUB_DEBUG and "
+                           "slab_nomerge): the debug kernel runs this part")
+def test_extension_objects_return_to_their_baseline(soak):
+    before, after = soak["extensions"]
+    assert after - before < EXT_SLACK, \
+        f"{after - before} more skb extensions after {soak['sent']} packets"
 
 
 @pytest.mark.skipif(not os.path.exists(KMEMLEAK),
