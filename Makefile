@@ -179,7 +179,7 @@ check: all
 
 # The sanitizer kernel: tools/vm-run fails the run on any report it
 # prints (KASAN, UBSAN, lockdep, WARN, kmemleak scan at the end). CI runs
-# these (about 24 minutes there); soak, fuzzers, privilege and GRO would
+# these (about 23 minutes there); soak, fuzzers, privilege and GRO would
 # add about 17 more (see README).
 DEBUG_TESTS ?= tests/test_kunit.py tests/test_xdp_handover.py \
 	       tests/test_nft_match.py tests/test_fib_rules.py \
