@@ -35,6 +35,7 @@ SLAB_SLACK_KB = 1024        # what the slab total wanders by on its own
 # The debug kernel (SLUB_DEBUG, booted with slab_nomerge by make
 # check-debug) counts the extension cache's objects itself.
 EXT_SLAB = "/sys/kernel/slab/skbuff_ext_cache"
+EXT_COUNTED = os.path.exists(f"{EXT_SLAB}/objects") and not os.path.islink(EXT_SLAB)
 EXT_SLACK = 256             # extensions still in flight on a quiet system
 
 
@@ -48,7 +49,7 @@ def unreclaimable_slab_kb():
 
 def extension_objects():
     """skb extensions allocated, or None without a cache of their own."""
-    if not os.path.exists(f"{EXT_SLAB}/objects") or os.path.islink(EXT_SLAB):
+    if not EXT_COUNTED:
         return None
     # shrinking flushes the per-CPU slabs and KASAN's quarantine, which
     # would otherwise count freed extensions as allocated
@@ -190,7 +191,7 @@ def test_gro_aggregated_the_tagged_stream(soak):
     assert soak["counters"]["r"]["tcp"] < 0.5 * segments, soak
 
 
-@pytest.mark.skipif(extension_objects() is not None,
+@pytest.mark.skipif(EXT_COUNTED,
                     reason="the extension cache is counted itself (below); KASAN's "
                            "quarantine and kmemleak's metadata move this total")
 def test_extension_slab_returns_to_its_baseline(soak):
@@ -200,7 +201,7 @@ def test_extension_slab_returns_to_its_baseline(soak):
         f"unreclaimable slab grew by {after - before} kB over {soak['sent']} packets"
 
 
-@pytest.mark.skipif(extension_objects() is None,
+@pytest.mark.skipif(not EXT_COUNTED,
                     reason=f"no {EXT_SLAB} of its own (needs SLUB_DEBUG and "
                            "slab_nomerge): the debug kernel runs this part")
 def test_extension_objects_return_to_their_baseline(soak):
