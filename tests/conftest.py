@@ -161,12 +161,18 @@ class Nft:
         import nftnl as n
         self.ns.call(n.add_rule, self.family, self.table, chain, *exprs)
 
-    def packets(self, name):
+    def _counter(self, name):
         out = self.ns.json(f"nft -j list counter {self.family} {self.table} c_{name}")
         for obj in out["nftables"]:
             if "counter" in obj:
-                return obj["counter"]["packets"]
+                return obj["counter"]
         raise KeyError(name)
+
+    def packets(self, name):
+        return self._counter(name)["packets"]
+
+    def bytes(self, name):
+        return self._counter(name)["bytes"]
 
 
 def veth(a, a_dev, b, b_dev, a_addrs=(), b_addrs=()):
