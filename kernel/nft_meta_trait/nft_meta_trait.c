@@ -177,9 +177,13 @@ static void nft_trait_set_eval(const struct nft_expr *expr,
 		err = trait_set(t, priv->key, &val64, sizeof(val64),
 				TRAIT_F_REPLACE);
 	}
-	/* The packet goes on without the trait; the counter tells. */
-	if (err)
+	/* Fail closed: a packet must not go on without a trait that policy
+	 * may depend on (no memory for the extension, no room in it).
+	 */
+	if (err) {
 		NET_INC_STATS(nft_net(pkt), LINUX_MIB_TRAITSFAILED);
+		regs->verdict.code = NF_DROP;
+	}
 }
 
 static int nft_trait_dump(struct sk_buff *skb, const struct nft_trait *priv,
