@@ -217,3 +217,24 @@ def test_established_flows_follow_rules_only_for_new_lookups(router):
     assert router.send("10.1.0.1", 5)[1] >= 5
     router.r.run("ip rule del trait 7 value 1 table 100")
     assert router.send("10.1.0.1", 5)[0] >= 5
+
+
+def test_rp_filter_counts_traits_only_with_src_valid_mark(netns, xdp_tagger):
+    # the way back to 10.9.0.1 is only in table 100, which trait 7 selects:
+    # like the mark, traits steer the reverse path check only when
+    # src_valid_mark says so; otherwise strict rp_filter drops the packet
+    from conftest import netstat
+    a, r = netns("a"), netns("r")
+    veth(a, "a0", r, "r0", ("10.1.0.1/24",), ("10.1.0.254/24",))
+    a.run("ip addr add 10.9.0.1/32 dev lo")
+    r.run("sysctl -qw net.ipv4.conf.all.rp_filter=1 net.ipv4.conf.r0.rp_filter=1")
+    r.run("ip route add 10.9.0.0/24 dev r0 table 100")
+    r.run("ip rule add trait 7 value 1 table 100")
+    xdp_tagger(r, "r0").tag("10.9.0.1", (7, 4, 1))
+    # resolve r first: ARP from 10.9.0.1 would fail the same check
+    a.ping("10.1.0.254", count=1)
+    for valid_mark, dropped in ((0, 5), (1, 0)):
+        r.run(f"sysctl -qw net.ipv4.conf.r0.src_valid_mark={valid_mark}")
+        before = netstat(r, "IPReversePathFilter")
+        udp_send(a, "10.1.0.254", 9000, b"x", count=5, src="10.9.0.1")
+        assert netstat(r, "IPReversePathFilter") - before == dropped, valid_mark

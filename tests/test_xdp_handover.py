@@ -59,6 +59,25 @@ def test_xdp_kfuncs_report_errors(pair, xdp_tagger, tc_reader):
     assert reader.traits() == {1: (4, 5)}
 
 
+def test_trait_get_zeroes_what_the_value_does_not_fill(pair, xdp_tagger, tc_reader):
+    # both programs fill their 8-byte buffers with ones before the call
+    a, b = pair
+    tagger = xdp_tagger(b, "vb")
+    reader = tc_reader(b, "vb")
+    udp_send(a, "10.0.0.2", 7777, b"".join([
+        cmd("set", 1, 4, 5), cmd("set", 2, 0),
+        cmd("get", 1, 8),                # 4 bytes into 8
+        cmd("get", 2, 8),                # a flag: nothing to copy
+        cmd("get", 3, 8),                # absent
+        cmd("get", 64, 8),               # bad key
+    ]))
+    assert [tagger.result(i) for i in range(2, 6)] == [
+        (4, 5), (0, 0), (-2, 0), (-22, 0)]
+    assert reader.seen(1) == (4, 5)
+    assert reader.seen(2) == (0, 0)
+    assert reader.seen(3) == (-2, 0)
+
+
 def test_xdp_kfuncs_fill_capacity_replace_and_delete(pair, xdp_tagger, tc_reader):
     a, b = pair
     tagger = xdp_tagger(b, "vb")

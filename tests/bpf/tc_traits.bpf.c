@@ -92,6 +92,8 @@ int tc_traits(struct __sk_buff *skb)
 		__u32 idx = key;
 		struct seen s = {};
 
+		/* what the kfunc does not fill must read as zeroes */
+		s.value = ~0ULL;
 		s.size = bpf_skb_trait_get(skb, key, &s.value, sizeof(s.value));
 		if (s.size >= 0)
 			any = 1;

@@ -113,6 +113,8 @@ static __always_inline bool run_cmd(struct xdp_md *ctx, __u32 off, __u32 i)
 	} else if (c.op == 2) {
 		r.ret = bpf_xdp_trait_del(ctx, c.key);
 	} else if (c.op == 3) {
+		/* what the kfunc does not fill must read as zeroes */
+		val = ~0ULL;
 		r.ret = bpf_xdp_trait_get(ctx, c.key, &val,
 					  c.size == 4 ? 4 : 8);
 		r.value = val;
