@@ -6,6 +6,8 @@
 #   make check-debug  the same on a KASAN/UBSAN/kmemleak/lockdep kernel
 #   make demo     build, then play the demo scenario inside the VM
 #   make bench    build, then print the benchmark tables and plot (VM, icount)
+#   make selftests  upstream net/netfilter/XDP selftests of the patched tree, in
+#                 the VM (VARIANT=notraits: on the kernel without traits, Debian's ip)
 #   make vm-shell an interactive shell in the VM
 #   make deps     install the Debian packages everything needs (root)
 #
@@ -51,7 +53,7 @@ PYTEST   := /usr/bin/python3 -m pytest -p no:cacheprovider
 export CCACHE_NOHASHDIR := true
 export CCACHE_BASEDIR := $(CURDIR)
 
-.PHONY: all deps kernel module iproute2 bpf tools check check-debug demo bench vm-shell clean
+.PHONY: all deps kernel module iproute2 bpf tools check check-debug demo bench selftests vm-shell clean
 
 all: deps $(B)/.kernel$(SFX) $(B)/.module$(SFX) $(B)/.iproute2 $(BPFOBJ) $(B)/bin/xdp-trait
 
@@ -182,6 +184,8 @@ check: all
 # these (about 23 minutes there); soak, fuzzers, privilege and GRO would
 # add about 17 more (see README).
 DEBUG_TESTS ?= tests/test_kunit.py tests/test_xdp_handover.py \
+	       tests/test_trait_isolation.py tests/test_trait_ipsec.py \
+	       tests/test_trait_failure.py \
 	       tests/test_nft_match.py tests/test_fib_rules.py \
 	       tests/test_trait_lifetime.py tests/test_concurrency.py
 check-debug:
@@ -205,6 +209,22 @@ bench: all
 	@mkdir -p $(B)/bench && cp $(B)/results/bench/* $(B)/bench/
 	/usr/bin/python3 tests/bench/plot.py $(B)/bench
 	@echo "written to $(B)/bench/"
+
+# Upstream selftests on what the series touches, from the patched tree:
+# the scripts, nettest, the BPF objects and a test_progs with only XDP
+# tests, staged in build/selftests by tools/build-selftests (vmlinux.h from
+# the kernel of this VARIANT); tools/vm/run-selftests runs them in the
+# guest and fails on any failure tools/vm/selftests.known does not name.
+# VARIANT=notraits boots the kernel without traits with Debian's ip and tc.
+$(B)/.selftests: $(B)/.kernel-src tools/build-selftests | deps $(B)/.kernel$(SFX)
+	@echo "  SELFTST $(B)/selftests"
+	@tools/build-selftests $(KSRC) $(KOBJ)/vmlinux $(B)/selftests > $(B)/selftests.log 2>&1 || \
+		{ tail -30 $(B)/selftests.log; echo "error: building the selftests failed"; exit 1; }
+	@touch $@
+
+selftests: deps $(B)/.kernel$(SFX) $(B)/.iproute2 $(B)/.selftests
+	KERNEL=$(KOBJ)/arch/x86/boot/bzImage tools/vm-run -- tools/vm/run-selftests \
+		$(if $(filter notraits,$(VARIANT)),--debian-ip) $(SELFTESTS)
 
 vm-shell: all
 	VM_INTERACTIVE=1 tools/vm-run -- bash -i
