@@ -18,6 +18,9 @@ PACKAGES=(
 	# tests
 	python3 python3-pytest python3-pyroute2 iputils-ping netcat-openbsd
 	ethtool tcpdump nftables
+	# upstream selftests (make selftests): fib_tests' mangle, GRO and RA
+	# cases, rpath's iptables leg
+	socat iptables netsniff-ng ipv6toolkit jq
 	# benchmark plot (make bench)
 	python3-matplotlib
 )
