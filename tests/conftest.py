@@ -73,10 +73,10 @@ class Netns:
     def json(self, cmd):
         return json.loads(self.run(cmd) or "null")
 
-    def link_stats(self, dev):
-        """(rx_packets, tx_packets) of dev."""
+    def link_stats(self, dev, what="packets"):
+        """(rx_packets, tx_packets) of dev, or of what ("dropped", ...)."""
         s = self.json(f"ip -j -s link show dev {dev}")[0]["stats64"]
-        return s["rx"]["packets"], s["tx"]["packets"]
+        return s["rx"][what], s["tx"][what]
 
     def ping(self, addr, count=3, check=True, extra=""):
         return self.run(f"ping -n -q -c {count} -i 0.01 -W 1 {extra} {addr}",
@@ -250,11 +250,12 @@ def tcp_transfer(client, server, addr, nbytes, port=5201):
     return sink.wait()
 
 
-def netstat(ns, name):
-    """A TcpExt counter (e.g. TraitsInvalid) of namespace ns."""
-    lines = ns.run("cat /proc/net/netstat").splitlines()
+def netstat(ns, name, group="TcpExt", table="netstat"):
+    """A counter of namespace ns in /proc/net/<table>: TcpExt's (e.g.
+    TraitsInvalid) by default; group="Udp", table="snmp" for UDP's."""
+    lines = ns.run(f"cat /proc/net/{table}").splitlines()
     for head, vals in zip(lines[::2], lines[1::2]):
-        if head.startswith("TcpExt:"):
+        if head.startswith(f"{group}:"):
             return int(dict(zip(head.split()[1:], vals.split()[1:]))[name])
     raise KeyError(name)
 

@@ -30,7 +30,7 @@ import pytest
 
 import nftnl as n
 from bpftool import XdpTagger
-from conftest import Netns, Nft, gre_path
+from conftest import Netns, Nft, gre_path, netstat
 from traffic import packet_tap, tcp_sink, tcp_stream, udp_blast
 
 PACKETS = int(os.environ.get("SOAK_PACKETS", "150000"))
@@ -63,20 +63,6 @@ def extension_objects():
         f.write("1\n")
     with open(f"{EXT_SLAB}/objects") as f:
         return int(f.read().split()[0])
-
-
-def snmp(ns, group):
-    """{counter: value} of one group (Udp, Tcp) of ns's /proc/net/snmp."""
-    lines = ns.run("cat /proc/net/snmp").splitlines()
-    for head, vals in zip(lines[::2], lines[1::2]):
-        if head.startswith(f"{group}:"):
-            return dict(zip(head.split()[1:], map(int, vals.split()[1:])))
-    raise KeyError(group)
-
-
-def dropped(ns, dev, way):
-    """Packets dev dropped, way "rx" or "tx"."""
-    return ns.json(f"ip -j -s link show dev {dev}")[0]["stats64"][way]["dropped"]
 
 
 def on_cpu0(fn, *args):
@@ -136,14 +122,14 @@ class Path:
 
     def counts(self):
         """What the soak reads, as totals so far."""
-        udp = snmp(self.s, "Udp")
         return {
             # a datagram's fate at a0: into r0's ring, or dropped (ENOBUFS)
-            "udp_queued": udp["OutDatagrams"], "udp_dropped": udp["SndbufErrors"],
+            "udp_queued": netstat(self.s, "OutDatagrams", "Udp", "snmp"),
+            "udp_dropped": netstat(self.s, "SndbufErrors", "Udp", "snmp"),
             # what was lost before r0's XDP ran: a0 found the ring full
             # (UDP and TCP), r0 failed to take a packet off it
-            "ring_full": dropped(self.s, "a0", "tx"),
-            "rx_dropped": dropped(self.r, "r0", "rx"),
+            "ring_full": self.s.link_stats("a0", "dropped")[1],
+            "rx_dropped": self.r.link_stats("r0", "dropped")[0],
             "tagged": self.tagger.stat(1),
             "r": {c: self.rt.packets(c) for c in ("dropped", "forwarded", "tcp")},
             "r_bytes": {c: self.rt.bytes(c) for c in ("dropped", "forwarded")},
