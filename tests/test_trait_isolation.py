@@ -13,7 +13,7 @@ import time
 import pytest
 
 from bpftool import XdpProgram, cmd
-from conftest import udp_send, veth
+from conftest import _detached_at_end, udp_send, veth
 
 N = 20
 TX, REDIRECT, DEVMAP, CPUMAP = 1, 2, 3, 4
@@ -30,15 +30,7 @@ class Bouncer(XdpProgram):
 
 @pytest.fixture
 def bouncer():
-    made = []
-
-    def make(*args):
-        made.append(Bouncer(*args))
-        return made[-1]
-
-    yield make
-    for b in made:
-        b.detach()
+    yield from _detached_at_end(Bouncer)
 
 
 def ifindex(ns, dev):
