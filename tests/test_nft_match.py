@@ -107,10 +107,28 @@ def test_eight_byte_values_and_zero_extension(tagged):
     t.rule("in", n.trait_load(9, 8), n.cmp("==", n.host(BIG, 8)), n.counter("c_big"))
     # a 4-byte value loads zero-extended into 8 bytes
     t.rule("in", n.trait_load(7, 8), n.cmp("==", n.host(1, 8)), n.counter("c_wide4"))
-    # an 8-byte value does not fit a 4-byte load: no match
+    # an 8-byte value too big for a 4-byte load: no match
     t.rule("in", n.trait_load(9, 4), n.counter("c_narrow8"))
     send(a, "10.0.0.1", count=2)
     assert (t.packets("big"), t.packets("wide4"), t.packets("narrow8")) == (2, 2, 0)
+
+
+def test_values_compare_as_numbers_and_flags_equal_no_value(tagged):
+    # the contract ip rule and the BPF helpers share: an 8-byte 5 is 5 for
+    # a 4-byte load, and a flag matches neither == 0 nor != 0
+    a, b, tagger = tagged
+    tagger.tag("10.0.0.1", (9, 8, 5), (4, 0, 0))
+    t = input_table(b)
+    for c in ("five4", "five8", "flag_eq0", "flag_ne0", "flag_eq0_8"):
+        t.counter(c)
+    t.rule("in", n.trait_load(9, 4), n.cmp("==", n.host(5)), n.counter("c_five4"))
+    t.rule("in", n.trait_load(9, 8), n.cmp("==", n.host(5, 8)), n.counter("c_five8"))
+    t.rule("in", n.trait_load(4, 4), n.cmp("==", n.host(0)), n.counter("c_flag_eq0"))
+    t.rule("in", n.trait_load(4, 4), n.cmp("!=", n.host(0)), n.counter("c_flag_ne0"))
+    t.rule("in", n.trait_load(4, 8), n.cmp("==", n.host(0, 8)), n.counter("c_flag_eq0_8"))
+    send(a, "10.0.0.1", count=2)
+    assert [t.packets(c) for c in ("five4", "five8", "flag_eq0", "flag_ne0",
+                                   "flag_eq0_8")] == [2, 2, 0, 0, 0]
 
 
 def test_exists_and_missing(tagged):

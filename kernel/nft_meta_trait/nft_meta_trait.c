@@ -4,6 +4,7 @@
  * (include/net/traits.h) from nftables rules.
  *
  *   meta trait 7 == 1            load the value of key 7 into a register
+ *                                (no match on a flag or an absent key)
  *   meta trait 7 exists          load whether key 7 is present
  *   meta trait 7 set 1           set key 7 from a register
  */
@@ -144,8 +145,11 @@ static void nft_trait_get_eval(const struct nft_expr *expr,
 	}
 	if (!t)
 		goto nomatch;
+	/* A value is the number it holds, whatever its width; a flag has
+	 * none, so no comparison on it matches (ip rule and BPF agree).
+	 */
 	size = trait_get_u64(t, priv->key, &val);
-	if (size < 0 || size > priv->len)
+	if (size <= 0 || (priv->len == sizeof(u32) && val > U32_MAX))
 		goto nomatch;
 	if (priv->len == sizeof(u32))
 		*dest = val;
