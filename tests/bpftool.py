@@ -240,6 +240,23 @@ class TcReader(TcProgram):
 
 
 
+class TcMatcher(TcProgram):
+    """tests/bpf/tc_trait_match.bpf.c at ns:dev ingress: the BPF header's
+    skb_trait_present() and skb_trait_match() on IPv4 UDP, per source."""
+
+    def __init__(self, ns, dev):
+        super().__init__("tc_trait_match.bpf.o", ns, dev, "ingress")
+
+    def query(self, key, want=0, mask=(1 << 64) - 1):
+        self.update("query", struct.pack("=I", 0),
+                    struct.pack("=IIQQ", key, 0, want, mask))
+
+    def counts(self, src):
+        """(present, match) packets from IPv4 source src."""
+        last = int(src.split(".")[-1])
+        return struct.unpack("=QQ", self.lookup("counts", struct.pack("=I", last)))
+
+
 def u64s(prog, name, n):
     """The first n values of an array map of u64."""
     return [struct.unpack("=Q", prog.lookup(name, struct.pack("=I", i)))[0]

@@ -48,6 +48,45 @@ extern int bpf_skb_trait_set(struct __sk_buff *ctx, __u64 key,
 extern int bpf_skb_trait_del(struct __sk_buff *ctx, __u64 key) __ksym;
 
 /*
+ * The comparisons nft and ip rule make (doc/DESIGN.md, "One contract"): a
+ * value is the 64-bit number it holds, whether stored in 4 or 8 bytes (the
+ * get kfuncs zero what the value does not fill); a flag is present but
+ * equals no value; an absent key is absent.
+ */
+static __always_inline int skb_trait_present(struct __sk_buff *ctx, __u64 key)
+{
+	__u64 val;
+
+	return bpf_skb_trait_get(ctx, key, &val, sizeof(val)) >= 0;
+}
+
+/* 1 when key has a value and (value & mask) == want. */
+static __always_inline int skb_trait_match(struct __sk_buff *ctx, __u64 key,
+					   __u64 want, __u64 mask)
+{
+	__u64 val;
+
+	return bpf_skb_trait_get(ctx, key, &val, sizeof(val)) > 0 &&
+	       (val & mask) == want;
+}
+
+static __always_inline int xdp_trait_match(struct xdp_md *ctx, __u64 key,
+					   __u64 want, __u64 mask)
+{
+	__u64 val;
+
+	return bpf_xdp_trait_get(ctx, key, &val, sizeof(val)) > 0 &&
+	       (val & mask) == want;
+}
+
+/* Set key to a number in the width the tools pick: 4 bytes when it fits. */
+static __always_inline int xdp_trait_set_number(struct xdp_md *ctx, __u64 key,
+						__u64 value)
+{
+	return xdp_trait_set_value(ctx, key, value, value > 0xffffffffULL ? 8 : 4);
+}
+
+/*
  * The block at the end of the metadata, adjacent to the packet data:
  * [__u64 high][__u64 low][values, packed in key order][trailer].
  */
