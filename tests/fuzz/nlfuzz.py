@@ -351,6 +351,9 @@ def fib_model(attrs):
         if t in TRAIT_ATTRS:
             if len(p) != (1 if t == FRA_TRAIT_KEY else 8):
                 return "length", None
+            # the policy checks every copy of the key, not just the last
+            if t == FRA_TRAIT_KEY and p[0] > 63:
+                return "key", None
             tb[t] = p
     if not tb:
         return None, {}
