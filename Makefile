@@ -176,8 +176,11 @@ $(B)/bin/xdp-trait: $(XTSRC) $(wildcard $(XT)/*.h) $(B)/xdp-trait/xdp_trait.skel
 tools: $(B)/bin/xdp-trait
 
 # 9. The VM runs: tests, demo, benchmarks, a shell.
+# KFENCE samples allocations (every 10 ms) for out-of-bounds and
+# use-after-free accesses; vm-run fails the run on its reports.
 check: all
-	tools/vm-run -- tools/vm/run-tests $(PYTEST_ARGS)
+	VM_CMDLINE="kfence.sample_interval=10 $(VM_CMDLINE)" \
+		tools/vm-run -- tools/vm/run-tests $(PYTEST_ARGS)
 
 # The sanitizer kernel: tools/vm-run fails the run on any report it
 # prints (KASAN, UBSAN, lockdep, WARN, kmemleak scan at the end). CI runs
