@@ -8,8 +8,6 @@
 #include <string.h>
 #include "tool.h"
 
-#define TRAIT_KEY_MAX	63
-
 static const struct {
 	const char *name;
 	__u8 num;
@@ -25,8 +23,8 @@ static bool has_ports(__u8 proto)
 	       proto == IPPROTO_SCTP || proto == IPPROTO_UDPLITE;
 }
 
-/* 0, -EINVAL (not a number) or -ERANGE (above max) */
-static int parse_num(const char *s, __u64 max, __u64 *v)
+/* 0, -EINVAL (not a number) or -ERANGE (above max); no sign, no blank */
+int parse_num(const char *s, __u64 max, __u64 *v)
 {
 	unsigned long long n;
 	char *end;
@@ -34,9 +32,8 @@ static int parse_num(const char *s, __u64 max, __u64 *v)
 	if (!isdigit((unsigned char)*s))
 		return -EINVAL;
 	errno = 0;
-	/* decimal or 0x hex; a leading 0 is not octal */
-	n = strtoull(s, &end, s[0] == '0' && (s[1] == 'x' || s[1] == 'X') ?
-		     16 : 10);
+	/* decimal, 0x hex or 0 octal: as nft and ip read numbers */
+	n = strtoull(s, &end, 0);
 	if (*end)
 		return -EINVAL;
 	if (errno == ERANGE || n > max)
@@ -130,11 +127,31 @@ static int parse_range(const char *what, const char *s, __u16 range[2])
 	return 0;
 }
 
-/* trait KEY {VALUE | long VALUE | flag}, from argv[*i] on */
-static int parse_trait(int argc, char **argv, int *i, struct xt_rule *r)
+/* The value after "trait KEY [value]": a number of up to 64 bits. */
+static int parse_value(const char *s, __u64 *v)
+{
+	switch (parse_num(s, ~0ULL, v)) {
+	case 0:
+		return 0;
+	case -ERANGE:
+		return error("trait value %s is out of range (0-%llu)", s,
+			     ~0ULL);
+	default:
+		return error("trait value \"%s\" is not a number "
+			     "(decimal or 0x hex, no sign or blank)", s);
+	}
+}
+
+/*
+ * trait KEY {[value] NUMBER | flag}, from argv[*i] on. The number picks
+ * the width, as ip route get does: 4 bytes when it fits, else 8. The old
+ * "long NUMBER" is read as "value NUMBER".
+ */
+static int parse_trait(struct names *nm, int argc, char **argv, int *i,
+		       struct xt_rule *r)
 {
 	struct xt_trait *t = &r->traits[r->n_traits];
-	const char *v;
+	const char *w;
 	__u64 key;
 	__u32 j;
 
@@ -142,37 +159,31 @@ static int parse_trait(int argc, char **argv, int *i, struct xt_rule *r)
 		return error("a rule sets at most %d traits", XT_MAX_TRAITS);
 	if (*i + 2 >= argc)
 		return error("\"trait\" needs a key and a value "
-			     "(VALUE, long VALUE or flag)");
-	if (parse_bounded("trait key", argv[++*i], TRAIT_KEY_MAX, &key))
+			     "([value] NUMBER or flag)");
+	if (names_key(nm, argv[++*i], &key))
 		return -1;
 	for (j = 0; j < r->n_traits; j++)
 		if (r->traits[j].key == key)
-			return error("trait %llu given twice",
-				     (unsigned long long)key);
+			return error("trait %s given twice", argv[*i]);
 	t->key = key;
-	v = argv[++*i];
-	if (!strcmp(v, "flag")) {
+	w = argv[++*i];
+	if (!strcmp(w, "flag")) {
 		t->size = 0;
-	} else if (!strcmp(v, "long")) {
-		if (++*i >= argc)
-			return error("\"long\" needs a value");
-		t->size = 8;
-		if (parse_bounded("trait value", argv[*i], ~0ULL, &t->value))
-			return -1;
-	} else {
-		t->size = 4;
-		switch (parse_num(v, 0xffffffff, &t->value)) {
-		case 0:
-			break;
-		case -ERANGE:
-			return error("trait value %s does not fit in 32 bits "
-				     "(use \"trait %llu long %s\")", v,
-				     (unsigned long long)key, v);
-		default:
-			return error("trait value \"%s\" is not a number, "
-				     "\"long\" or \"flag\"", v);
-		}
+		r->n_traits++;
+		return 0;
 	}
+	if (!strcmp(w, "value") || !strcmp(w, "long")) {
+		if (*w == 'l')
+			warn("\"trait KEY long NUMBER\" is deprecated: write "
+			     "\"trait KEY value NUMBER\"; the number picks "
+			     "4 or 8 bytes");
+		if (++*i >= argc)
+			return error("\"%s\" needs a number", w);
+		w = argv[*i];
+	}
+	if (parse_value(w, &t->value))
+		return -1;
+	t->size = t->value > 0xffffffffULL ? 8 : 4;
 	r->n_traits++;
 	return 0;
 }
@@ -198,7 +209,8 @@ static int check_rule(const struct xt_rule *r)
  * [id N] [src PREFIX] [dst PREFIX] [proto P] [sport R] [dport R]
  * [vlan ID] trait KEY VALUE [trait ...]; *id is -1 without "id".
  */
-int rule_parse(int argc, char **argv, struct xt_rule *r, int *id)
+int rule_parse(struct names *nm, int argc, char **argv, struct xt_rule *r,
+	       int *id)
 {
 	__u8 family = 0;
 	__u64 n;
@@ -210,7 +222,7 @@ int rule_parse(int argc, char **argv, struct xt_rule *r, int *id)
 		const char *w = argv[i];
 
 		if (!strcmp(w, "trait")) {
-			if (parse_trait(argc, argv, &i, r))
+			if (parse_trait(nm, argc, argv, &i, r))
 				return -1;
 			continue;
 		}
@@ -294,9 +306,9 @@ static void range_print(FILE *f, const char *name, const __u16 range[2])
 }
 
 /* As `rule add` takes it: a listed rule can be added again. */
-void rule_print(FILE *f, int id, const struct xt_rule *r)
+void rule_print(FILE *f, struct names *nm, int id, const struct xt_rule *r)
 {
-	char buf[INET6_ADDRSTRLEN + 5];
+	char buf[INET6_ADDRSTRLEN + 5], key[16];
 	const char *name;
 	__u32 i;
 
@@ -323,20 +335,19 @@ void rule_print(FILE *f, int id, const struct xt_rule *r)
 	for (i = 0; i < r->n_traits && i < XT_MAX_TRAITS; i++) {
 		const struct xt_trait *t = &r->traits[i];
 
+		fprintf(f, " trait %s", names_of(nm, t->key, key, sizeof(key)));
 		if (t->size == 0)
-			fprintf(f, " trait %u flag", t->key);
+			fputs(" flag", f);
 		else
-			fprintf(f, " trait %u%s %llu", t->key,
-				t->size == 8 ? " long" : "",
-				(unsigned long long)t->value);
+			fprintf(f, " value %llu", (unsigned long long)t->value);
 	}
 	fputc('\n', f);
 }
 
 /*
  * {"id": 1, "src": "10.0.0.0/8", "proto": 17, "dport": [53, 53],
- *  "traits": [{"key": 7, "value": 1}, {"key": 8, "long": true, "value": 5},
- *             {"key": 9, "flag": true}]}
+ *  "traits": [{"key": 7, "value": 1}, {"key": 9, "flag": true}]}
+ * Keys stay numbers, whatever rt_traits names them.
  */
 void rule_print_json(FILE *f, int id, const struct xt_rule *r)
 {
@@ -366,8 +377,7 @@ void rule_print_json(FILE *f, int id, const struct xt_rule *r)
 		if (t->size == 0)
 			fprintf(f, ",\"flag\":true}");
 		else
-			fprintf(f, "%s,\"value\":%llu}",
-				t->size == 8 ? ",\"long\":true" : "",
+			fprintf(f, ",\"value\":%llu}",
 				(unsigned long long)t->value);
 	}
 	fprintf(f, "]}");

@@ -53,45 +53,65 @@ static int open_maps(struct state *st)
 	return 0;
 }
 
-/* Opens the maps in dir, creating dir and the maps on first use. */
-void state_init(struct state *st)
+void state_init(struct state *st, const char *dir)
 {
 	int i;
 
 	memset(st, 0, sizeof(*st));
+	st->dir = dir;
 	st->dir_fd = -1;
 	for (i = 0; i < NR_MAPS; i++)
 		st->fd[i] = -1;
 }
 
-int state_open(struct state *st, const char *dir)
+static int state_lock(struct state *st)
 {
 	struct statfs fs;
-	int err;
 
-	st->dir = dir;
-	if (mkdir(dir, 0700) && errno != EEXIST)
-		return error("cannot create %s: %s", dir, strerror(errno));
-	if (statfs(dir, &fs) || fs.f_type != BPF_FS_MAGIC)
-		return error("%s is not on a bpf file system", dir);
-	st->dir_fd = open(dir, O_RDONLY | O_DIRECTORY);
+	if (statfs(st->dir, &fs) || fs.f_type != BPF_FS_MAGIC)
+		return error("%s is not on a bpf file system", st->dir);
+	st->dir_fd = open(st->dir, O_RDONLY | O_DIRECTORY);
 	if (st->dir_fd < 0)
-		return error("cannot open %s: %s", dir, strerror(errno));
+		return error("cannot open %s: %s", st->dir, strerror(errno));
 	/* one invocation at a time creates the maps or changes rules */
 	if (flock(st->dir_fd, LOCK_EX))
-		return error("cannot lock %s: %s", dir, strerror(errno));
+		return error("cannot lock %s: %s", st->dir, strerror(errno));
 	st->ncpus = libbpf_num_possible_cpus();
 	if (st->ncpus < 0)
 		return error("cannot count CPUs: %s", strerror(-st->ncpus));
+	return 0;
+}
 
+/*
+ * Opens the maps in the state directory. STATE_CREATE creates the
+ * directory and the maps on first use; otherwise a missing directory or
+ * missing maps leave st->exists false (no rules, nothing counted) and
+ * nothing is created, so that reading leaves no trace.
+ */
+int state_open(struct state *st, int how)
+{
+	int err;
+
+	if (st->exists)
+		return 0;
+	if (how == STATE_CREATE && mkdir(st->dir, 0700) && errno != EEXIST)
+		return error("cannot create %s: %s", st->dir, strerror(errno));
+	if (how != STATE_CREATE && access(st->dir, F_OK) && errno == ENOENT)
+		return 0;
+	if (st->dir_fd < 0 && state_lock(st))
+		return -1;
 	err = open_maps(st);
+	if (err == -ENOENT && how != STATE_CREATE)
+		return 0;
 	if (err == -ENOENT) {
-		if (maps_create(dir))
+		if (maps_create(st->dir))
 			return -1;
 		err = open_maps(st);
 	}
 	if (err)
-		return error("cannot open the maps in %s: %s", dir, strerror(-err));
+		return error("cannot open the maps in %s: %s", st->dir,
+			     strerror(-err));
+	st->exists = true;
 	return 0;
 }
 
@@ -101,14 +121,18 @@ void state_close(struct state *st)
 	if (st->dir_fd >= 0)
 		close(st->dir_fd);
 	st->dir_fd = -1;
+	st->exists = false;
 }
 
-int state_read_rules(struct state *st, struct xt_rule rules[XT_MAX_RULES])
+int state_read_rules(struct state *st, struct table *t)
 {
 	__u32 id;
 
+	memset(t, 0, sizeof(*t));
+	if (!st->exists)
+		return 0;
 	for (id = 0; id < XT_MAX_RULES; id++)
-		if (bpf_map_lookup_elem(st->fd[MAP_RULES], &id, &rules[id]))
+		if (bpf_map_lookup_elem(st->fd[MAP_RULES], &id, &t->rule[id]))
 			return error("cannot read rule %u: %s", id, strerror(errno));
 	return 0;
 }
@@ -116,12 +140,15 @@ int state_read_rules(struct state *st, struct xt_rule rules[XT_MAX_RULES])
 /* Sum of a per-CPU counter. */
 int state_sum(struct state *st, int map, __u32 idx, __u64 *sum)
 {
-	__u64 *vals = calloc(st->ncpus, sizeof(*vals));
+	__u64 *vals;
 	int i, err = 0;
 
+	*sum = 0;
+	if (!st->exists)
+		return 0;
+	vals = calloc(st->ncpus, sizeof(*vals));
 	if (!vals)
 		return error("out of memory");
-	*sum = 0;
 	if (bpf_map_lookup_elem(st->fd[map], &idx, vals))
 		err = error("cannot read counter %u: %s", idx, strerror(errno));
 	for (i = 0; !err && i < st->ncpus; i++)
@@ -130,15 +157,20 @@ int state_sum(struct state *st, int map, __u32 idx, __u64 *sum)
 	return err;
 }
 
-static int clear_hits(struct state *st, __u32 id)
+/* Zeroes a per-CPU counter ("hits" or "counters"). */
+int state_zero(struct state *st, int map, __u32 idx)
 {
-	__u64 *zeros = calloc(st->ncpus, sizeof(*zeros));
+	__u64 *zeros;
 	int err = 0;
 
+	if (!st->exists)
+		return 0;
+	zeros = calloc(st->ncpus, sizeof(*zeros));
 	if (!zeros)
 		return error("out of memory");
-	if (bpf_map_update_elem(st->fd[MAP_HITS], &id, zeros, BPF_ANY))
-		err = error("cannot clear hits of rule %u: %s", id, strerror(errno));
+	if (bpf_map_update_elem(st->fd[map], &idx, zeros, BPF_ANY))
+		err = error("cannot zero %s %u: %s", map_names[map], idx,
+			    strerror(errno));
 	free(zeros);
 	return err;
 }
@@ -241,25 +273,49 @@ static int sync_tries(struct state *st, const struct xt_rule rules[XT_MAX_RULES]
 	return 0;
 }
 
-/* Adds rule r as id, or deletes rule id when r is NULL. */
-int state_put_rule(struct state *st, struct xt_rule rules[XT_MAX_RULES],
-		   int id, const struct xt_rule *r)
+static bool same_rule(const struct xt_rule *a, const struct xt_rule *b)
 {
-	__u32 key = id;
+	return !memcmp(a, b, sizeof(*a));
+}
 
-	if (r) {
-		rules[id] = *r;
-		rules[id].used = 1;
-		if (clear_hits(st, key))
-			return -1;
-		if (bpf_map_update_elem(st->fd[MAP_RULES], &key, &rules[id], BPF_ANY))
-			return error("cannot write rule %d: %s", id, strerror(errno));
-		return sync_tries(st, rules);
-	}
-	memset(&rules[id], 0, sizeof(rules[id]));
-	if (sync_tries(st, rules))
+static int write_rule(struct state *st, __u32 id, const struct xt_rule *r)
+{
+	if (bpf_map_update_elem(st->fd[MAP_RULES], &id, r, BPF_ANY))
+		return error("cannot write rule %u: %s", id, strerror(errno));
+	return 0;
+}
+
+/*
+ * Turns rule table old (what the maps hold) into new, so that no packet
+ * sees a half-made rule: rules that change or go leave the tries first,
+ * rules that come or change are written before their bits enter the
+ * tries, and slots of rules that went are cleared last. A new or changed
+ * rule counts its hits from zero.
+ */
+int state_commit(struct state *st, const struct table *old,
+		 const struct table *new)
+{
+	struct table mid = *old;
+	__u32 id;
+
+	for (id = 0; id < XT_MAX_RULES; id++)
+		if (!same_rule(&old->rule[id], &new->rule[id]))
+			memset(&mid.rule[id], 0, sizeof(mid.rule[id]));
+	if (memcmp(&mid, old, sizeof(mid)) && sync_tries(st, mid.rule))
 		return -1;
-	if (bpf_map_update_elem(st->fd[MAP_RULES], &key, &rules[id], BPF_ANY))
-		return error("cannot clear rule %d: %s", id, strerror(errno));
+	for (id = 0; id < XT_MAX_RULES; id++) {
+		if (same_rule(&old->rule[id], &new->rule[id]) ||
+		    !new->rule[id].used)
+			continue;
+		if (state_zero(st, MAP_HITS, id) ||
+		    write_rule(st, id, &new->rule[id]))
+			return -1;
+	}
+	if (sync_tries(st, new->rule))
+		return -1;
+	for (id = 0; id < XT_MAX_RULES; id++)
+		if (old->rule[id].used && !new->rule[id].used &&
+		    write_rule(st, id, &new->rule[id]))
+			return -1;
 	return 0;
 }

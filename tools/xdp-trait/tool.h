@@ -8,13 +8,29 @@
 #include "xdp_trait.h"
 
 #define DEFAULT_DIR	"/sys/fs/bpf/xdp-trait"
+#define TRAIT_KEY_MAX	63
 
 /* Prints "xdp-trait: ..." on stderr; returns -1 for `return error(...)`. */
 int error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints "xdp-trait: warning: ..." on stderr. */
+void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* names.c: names of trait keys, from rt_traits as ip reads it */
+struct names {
+	bool loaded;
+	bool numeric;		/* -N: print numbers, still read names */
+	char *name[TRAIT_KEY_MAX + 1];
+};
+
+int names_key(struct names *nm, const char *s, __u64 *key);
+const char *names_of(struct names *nm, int key, char *buf, size_t size);
+void names_free(struct names *nm);
 
 /* rule.c: the words of `rule add` to a rule and back */
-int rule_parse(int argc, char **argv, struct xt_rule *r, int *id);
-void rule_print(FILE *f, int id, const struct xt_rule *r);
+int parse_num(const char *s, __u64 max, __u64 *v);
+int rule_parse(struct names *nm, int argc, char **argv, struct xt_rule *r,
+	       int *id);
+void rule_print(FILE *f, struct names *nm, int id, const struct xt_rule *r);
 void rule_print_json(FILE *f, int id, const struct xt_rule *r);
 
 /* state.c: the maps pinned in a directory of a bpf file system */
@@ -26,19 +42,40 @@ struct state {
 	int dir_fd;		/* locked with flock() while open */
 	int fd[NR_MAPS];
 	int ncpus;
+	bool exists;		/* the maps are there (state_open) */
 };
 
-void state_init(struct state *st);
-int state_open(struct state *st, const char *dir);
+/* a rule table as the "rules" map holds it */
+struct table {
+	struct xt_rule rule[XT_MAX_RULES];
+};
+
+enum { STATE_READ, STATE_CREATE };
+
+void state_init(struct state *st, const char *dir);
+int state_open(struct state *st, int how);
 void state_close(struct state *st);
-int state_read_rules(struct state *st, struct xt_rule rules[XT_MAX_RULES]);
-int state_put_rule(struct state *st, struct xt_rule rules[XT_MAX_RULES],
-		   int id, const struct xt_rule *r);
+int state_read_rules(struct state *st, struct table *t);
+int state_commit(struct state *st, const struct table *old,
+		 const struct table *new);
 int state_sum(struct state *st, int map, __u32 idx, __u64 *sum);
+int state_zero(struct state *st, int map, __u32 idx);
 
 /* attach.c: the program, embedded as a skeleton */
+enum xdp_mode { MODE_AUTO, MODE_NATIVE, MODE_SKB };
+
 int maps_create(const char *dir);
-int xdp_attach(struct state *st, const char *dev, bool generic);
+int xdp_attach(struct state *st, const char *dev, enum xdp_mode mode);
 int xdp_detach(struct state *st, const char *dev);
+
+/* one device with this state's program, for `status` */
+struct attached {
+	char dev[16];
+	const char *mode;	/* "native" or "skb" */
+	__u32 prog_id;
+	bool vlan_md;		/* bound: reads stripped VLAN tags */
+};
+
+int xdp_find(struct state *st, struct attached *a, int max);
 
 #endif
