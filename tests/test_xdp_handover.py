@@ -144,6 +144,37 @@ def test_foreign_metadata_is_not_a_block(pair, xdp_tagger, tc_reader):
     assert reader.info(2) == 28
 
 
+def test_metadata_longer_than_the_headroom_is_counted_not_read(pair, xdp_tagger):
+    # A metadata length survives a header push: TC pushes PUSH bytes in
+    # front of the MAC header of a packet that kept 28 bytes of foreign
+    # metadata, and redirects it out of x0; x1 receives it claiming more
+    # metadata than the headroom left. The hand-over counts and clears the
+    # length instead of reading in front of skb->head (where it found no
+    # block, and so counted nothing). A push larger than the headroom
+    # reallocates the head, which clears the metadata: the pushes are
+    # chosen around the 256 bytes veth's XDP leaves, so at least one fits
+    # and leaves less than 28.
+    from bpftool import TcProgram
+    a, b = pair
+    xdp_tagger(b, "vb")
+    b.run("ip link add x0 type veth peer name x1")
+    for dev in ("x0", "x1"):                      # no ND: x1 sees only ours
+        b.run(f"sysctl -qw net.ipv6.conf.{dev}.disable_ipv6=1")
+        b.run(f"ip link set {dev} up")
+    pusher = TcProgram("tc_push_redirect.bpf.o", b, "vb")
+    try:
+        ifindex = b.json("ip -j link show dev x0")[0]["ifindex"]
+        foreign = raw_block(1 << 4, 0, b"\1\0\0\0", magic=0x12345678)
+        invalid, rx = netstat(b, "TraitsInvalid"), b.link_stats("x1")[0]
+        for push in (232, 240, 248, 256):
+            pusher.update("cfg", struct.pack("=I", 0), struct.pack("=II", ifindex, push))
+            udp_send(a, "10.0.0.2", 7778, foreign)
+        assert b.link_stats("x1")[0] - rx == 4
+        assert netstat(b, "TraitsInvalid") - invalid >= 1
+    finally:
+        pusher.detach()
+
+
 def test_stale_data_meta_pointer_is_rejected_by_the_verifier():
     from conftest import bpf_obj, sh
     p = sh(f"bpftool prog load {bpf_obj('xdp_stale_meta.bpf.o')} "
