@@ -4,7 +4,10 @@
 # value is the 64-bit number it holds, stored in 4 or 8 bytes; a flag is
 # present but equals no value; absent is absent.
 #
-# nft goes in over netlink (tests/nftnl.py), as a patched nft sends it.
+# nft goes in over netlink (tests/nftnl.py), as a patched nft sends it,
+# and, with NFT=/path/to/patched/nft, also as a user types it.
+import os
+
 import pytest
 
 import nftnl as n
@@ -32,20 +35,22 @@ def _value(load, want, mask=None):
 
 
 # comparison: ip rule selector, nft expressions (each load width that can
-# hold the number), BPF (want, mask) or None for presence, and which
-# classes match, in CLASSES order
+# hold the number), the nft words, BPF (want, mask) or None for presence,
+# and which classes match, in CLASSES order
+ALL = (1 << 64) - 1
 COMPARISONS = {
-    "present": ("trait 7", [[n.trait_present(7), n.cmp("==", b"\1")]], None,
-                [0, 1, 1, 1, 1]),
-    "== 5": ("trait 7 value 5", [_value(4, 5), _value(8, 5)], (5, (1 << 64) - 1),
-             [0, 0, 1, 1, 0]),
-    "== 0": ("trait 7 value 0", [_value(4, 0), _value(8, 0)], (0, (1 << 64) - 1),
-             [0, 0, 0, 0, 0]),
-    "& 0xff == 5": ("trait 7 value 5/0xff", [_value(8, 5, 0xff)], (5, 0xff),
-                    [0, 0, 1, 1, 1]),
-    "== 2^32+5": ("trait 7 value 4294967301", [_value(8, WIDE)], (WIDE, (1 << 64) - 1),
-                  [0, 0, 0, 0, 1]),
+    "present": ("trait 7", [[n.trait_present(7), n.cmp("==", b"\1")]],
+                "meta trait 7 exists", None, [0, 1, 1, 1, 1]),
+    "== 5": ("trait 7 value 5", [_value(4, 5), _value(8, 5)], "meta trait 7 5",
+             (5, ALL), [0, 0, 1, 1, 0]),
+    "== 0": ("trait 7 value 0", [_value(4, 0), _value(8, 0)], "meta trait 7 0",
+             (0, ALL), [0, 0, 0, 0, 0]),
+    "& 0xff == 5": ("trait 7 value 5/0xff", [_value(8, 5, 0xff)],
+                    "meta trait 7 & 0xff == 5", (5, 0xff), [0, 0, 1, 1, 1]),
+    "== 2^32+5": ("trait 7 value 4294967301", [_value(8, WIDE)],
+                  "meta trait 7 4294967301", (WIDE, ALL), [0, 0, 0, 0, 1]),
 }
+NFT = os.environ.get("NFT")
 
 
 @pytest.fixture
@@ -64,13 +69,16 @@ def table(netns, xdp_tagger):
 @pytest.mark.parametrize("name", list(COMPARISONS))
 def test_every_size_class_against_every_tool(table, name):
     router, matcher = table
-    selector, nft_rules, bpf, expected = COMPARISONS[name]
+    selector, nft_rules, nft_words, bpf, expected = COMPARISONS[name]
     r = router.r
     t = Nft(r, "ip")
     t.chain("pre", "prerouting")
     for i, exprs in enumerate(nft_rules):
         t.counter(f"n{i}")
         t.rule("pre", *exprs, n.counter(f"c_n{i}"))
+    if NFT:
+        t.counter("typed")
+        r.run(f"{NFT} add rule ip t pre '{nft_words} counter name c_typed'")
     if bpf:
         matcher.query(7, *bpf)
     else:
@@ -79,13 +87,18 @@ def test_every_size_class_against_every_tool(table, name):
 
     got = {"ip rule": [], "bpf": []}
     got.update({f"nft load {i}": [] for i in range(len(nft_rules))})
+    if NFT:
+        got["nft as typed"] = []
     for _, src, _ in CLASSES:
+        typed = t.packets("typed") if NFT else 0
         nft_before = [t.packets(f"n{i}") for i in range(len(nft_rules))]
         bpf_before = matcher.counts(src)
         ua, ub = router.send(src, 4)
         got["ip rule"].append(int(ub >= 4 and ua < 4))
         for i in range(len(nft_rules)):
             got[f"nft load {i}"].append(int(t.packets(f"n{i}") - nft_before[i] == 4))
+        if NFT:
+            got["nft as typed"].append(int(t.packets("typed") - typed == 4))
         present, match = (a - b for a, b in zip(matcher.counts(src), bpf_before))
         got["bpf"].append(int((match if bpf else present) == 4))
     for tool, row in got.items():

@@ -29,7 +29,7 @@ RULES = [
     ("meta trait 7 32-47", "10.0.0.11", 2),
     ("meta trait 7 & 240 == 32", "10.0.0.11", 2),
     ("meta trait 7 { 1, 5 }", "10.0.0.1", 3),
-    (f"meta trait 9 long {BIG}", "10.0.0.1", 3),
+    (f"meta trait 9 {BIG}", "10.0.0.1", 3),
     ("meta trait 4 exists", "10.0.0.12", 4),
     ("meta trait 4 missing", None, 5),
 ]
