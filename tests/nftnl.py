@@ -30,7 +30,7 @@ FAMILIES = {"ip": 2, "ip6": 10, "inet": 1, "bridge": 7, "netdev": 5, "arp": 3}
 # enum nft_trait_attributes / nft_trait_flags (kernel/patches)
 NFTA_TRAIT_KEY, NFTA_TRAIT_DREG, NFTA_TRAIT_SREG, NFTA_TRAIT_LEN, \
     NFTA_TRAIT_FLAGS = range(1, 6)
-NFT_TRAIT_F_PRESENT = 1
+NFT_TRAIT_F_PRESENT, NFT_TRAIT_F_DELETE, NFT_TRAIT_F_FLAG = 1, 2, 4
 
 NFT_REG_VERDICT, NFT_REG_1 = 0, 1
 CMP_OPS = {"==": 0, "!=": 1, "<": 2, "<=": 3, ">": 4, ">=": 5}
@@ -84,6 +84,18 @@ def trait_present(key, dreg=NFT_REG_1):
 def trait_set(key, length=4, sreg=NFT_REG_1):
     return expr("trait", be32(NFTA_TRAIT_KEY, key), be32(NFTA_TRAIT_SREG, sreg),
                 be32(NFTA_TRAIT_LEN, length))
+
+
+def trait_flag(key):
+    """`meta trait KEY set exists`: no register, no length."""
+    return expr("trait", be32(NFTA_TRAIT_KEY, key),
+                be32(NFTA_TRAIT_FLAGS, NFT_TRAIT_F_FLAG))
+
+
+def trait_delete(key):
+    """`meta trait KEY set missing`."""
+    return expr("trait", be32(NFTA_TRAIT_KEY, key),
+                be32(NFTA_TRAIT_FLAGS, NFT_TRAIT_F_DELETE))
 
 
 def trait_raw(*attrs):

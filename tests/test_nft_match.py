@@ -163,6 +163,29 @@ def test_set_then_match_in_a_later_chain_and_meta_mark_from_trait(tagged):
     assert t.packets("mark") == 3
 
 
+def test_set_exists_makes_a_flag_and_set_missing_deletes(tagged):
+    # `meta trait 4 set exists` and `meta trait 7 set missing`: expressions
+    # with neither register, NFT_TRAIT_F_FLAG and NFT_TRAIT_F_DELETE
+    a, b, tagger = tagged
+    tagger.tag("10.0.0.1", (7, 4, 1), (4, 4, 9))
+    t = Nft(b)
+    t.chain("pre", "prerouting", -150)
+    t.chain("in", "input")
+    for c in ("udp", "seven", "four", "four_value"):
+        t.counter(c)
+    t.rule("pre", *UDP, n.trait_flag(4))
+    t.rule("pre", *UDP, n.trait_delete(7))
+    t.rule("in", *UDP, n.counter("c_udp"))
+    t.rule("in", n.trait_present(7), n.cmp("==", b"\1"), n.counter("c_seven"))
+    t.rule("in", n.trait_present(4), n.cmp("==", b"\1"), n.counter("c_four"))
+    t.rule("in", n.trait_load(4, 8), n.counter("c_four_value"))
+    send(a, "10.0.0.1", count=3)
+    # untagged: deleting an absent trait drops nothing; the flag is set
+    send(a, "10.0.0.11", count=2)
+    got = [t.packets(c) for c in ("udp", "seven", "four", "four_value")]
+    assert got == [5, 0, 5, 0]
+
+
 def test_tc_set_trait_is_matched_by_nft(tagged, tc_reader):
     a, b, tagger = tagged
     reader = tc_reader(b, "vb")
@@ -214,13 +237,26 @@ def test_every_family(netns, xdp_tagger, family, hook, src, dst):
     ([n.trait_raw(n.be32(n.NFTA_TRAIT_KEY, 1), n.be32(n.NFTA_TRAIT_LEN, 4))],
      "exactly one of DREG and SREG"),
     ([n.trait_raw(n.be32(n.NFTA_TRAIT_KEY, 1), n.be32(n.NFTA_TRAIT_DREG, 1),
-                  n.be32(n.NFTA_TRAIT_LEN, 4), n.be32(n.NFTA_TRAIT_FLAGS, 6))],
+                  n.be32(n.NFTA_TRAIT_LEN, 4), n.be32(n.NFTA_TRAIT_FLAGS, 8))],
      "unknown flags"),
+    ([n.trait_raw(n.be32(n.NFTA_TRAIT_KEY, 1), n.be32(n.NFTA_TRAIT_FLAGS, 6))],
+     "delete, flag and present exclude each other"),
+    ([n.trait_raw(n.be32(n.NFTA_TRAIT_KEY, 1), n.be32(n.NFTA_TRAIT_LEN, 4),
+                  n.be32(n.NFTA_TRAIT_FLAGS, n.NFT_TRAIT_F_DELETE))],
+     "no length with delete or flag"),
+    ([n.trait_raw(n.be32(n.NFTA_TRAIT_KEY, 1), n.be32(n.NFTA_TRAIT_SREG, 1),
+                  n.be32(n.NFTA_TRAIT_FLAGS, n.NFT_TRAIT_F_FLAG))],
+     "delete and flag take no register"),
+    ([n.trait_raw(n.be32(n.NFTA_TRAIT_KEY, 64),
+                  n.be32(n.NFTA_TRAIT_FLAGS, n.NFT_TRAIT_F_DELETE))],
+     "key must be 0-63"),
     ([n.trait_raw(n.be32(n.NFTA_TRAIT_KEY, 1), n.be32(n.NFTA_TRAIT_DREG, 1),
                   n.be32(n.NFTA_TRAIT_LEN, 4), n.be32(n.NFTA_TRAIT_FLAGS, 1))],
      "length must be 1 with the present flag"),
     ([n.trait_raw(n.be32(n.NFTA_TRAIT_DREG, 1), n.be32(n.NFTA_TRAIT_LEN, 4))],
-     "key and length are required"),
+     "key is required"),
+    ([n.trait_raw(n.be32(n.NFTA_TRAIT_KEY, 1), n.be32(n.NFTA_TRAIT_DREG, 1))],
+     "length is required"),
 ])
 def test_bad_attributes_are_refused_with_a_message(netns, exprs, message):
     b = netns("b")

@@ -7,6 +7,8 @@
  *                                (no match on a flag or an absent key)
  *   meta trait 7 exists          load whether key 7 is present
  *   meta trait 7 set 1           set key 7 from a register
+ *   meta trait 7 set exists      make key 7 a flag (no register)
+ *   meta trait 7 set missing     delete key 7 (no register)
  */
 #include <linux/init.h>
 #include <linux/kernel.h>
@@ -36,13 +38,25 @@ struct nft_trait {
 	};
 };
 
+#define NFT_TRAIT_F_OPS		(NFT_TRAIT_F_DELETE | NFT_TRAIT_F_FLAG)
+#define NFT_TRAIT_F_ALL		(NFT_TRAIT_F_PRESENT | NFT_TRAIT_F_OPS)
+
+static u32 nft_trait_flags(const struct nlattr * const tb[])
+{
+	return tb[NFTA_TRAIT_FLAGS] ? ntohl(nla_get_be32(tb[NFTA_TRAIT_FLAGS])) : 0;
+}
+
 static int nft_trait_parse(const struct nft_ctx *ctx, struct nft_trait *priv,
 			   const struct nlattr * const tb[])
 {
-	u32 key, len, flags = 0;
+	u32 key, len, flags = nft_trait_flags(tb);
 
-	if (!tb[NFTA_TRAIT_KEY] || !tb[NFTA_TRAIT_LEN]) {
-		NL_SET_ERR_MSG(ctx->extack, "trait: key and length are required");
+	if (!tb[NFTA_TRAIT_KEY]) {
+		NL_SET_ERR_MSG(ctx->extack, "trait: key is required");
+		return -EINVAL;
+	}
+	if (!tb[NFTA_TRAIT_LEN] && !(flags & NFT_TRAIT_F_OPS)) {
+		NL_SET_ERR_MSG(ctx->extack, "trait: length is required");
 		return -EINVAL;
 	}
 	key = ntohl(nla_get_be32(tb[NFTA_TRAIT_KEY]));
@@ -51,12 +65,27 @@ static int nft_trait_parse(const struct nft_ctx *ctx, struct nft_trait *priv,
 				    "trait: key must be 0-63");
 		return -ERANGE;
 	}
-	if (tb[NFTA_TRAIT_FLAGS])
-		flags = ntohl(nla_get_be32(tb[NFTA_TRAIT_FLAGS]));
-	if (flags & ~NFT_TRAIT_F_PRESENT) {
+	if (flags & ~NFT_TRAIT_F_ALL) {
 		NL_SET_ERR_MSG_ATTR(ctx->extack, tb[NFTA_TRAIT_FLAGS],
 				    "trait: unknown flags");
 		return -EOPNOTSUPP;
+	}
+	if (flags & NFT_TRAIT_F_OPS) {
+		/* delete, or set as a flag: one of them, and nothing else */
+		if (hweight32(flags) != 1) {
+			NL_SET_ERR_MSG_ATTR(ctx->extack, tb[NFTA_TRAIT_FLAGS],
+					    "trait: delete, flag and present exclude each other");
+			return -EINVAL;
+		}
+		if (tb[NFTA_TRAIT_LEN]) {
+			NL_SET_ERR_MSG_ATTR(ctx->extack, tb[NFTA_TRAIT_LEN],
+					    "trait: no length with delete or flag");
+			return -EINVAL;
+		}
+		priv->key = key;
+		priv->len = 0;
+		priv->flags = flags;
+		return 0;
 	}
 	len = ntohl(nla_get_be32(tb[NFTA_TRAIT_LEN]));
 	if (flags & NFT_TRAIT_F_PRESENT) {
@@ -86,6 +115,11 @@ static int nft_trait_get_init(const struct nft_ctx *ctx,
 	err = nft_trait_parse(ctx, priv, tb);
 	if (err)
 		return err;
+	if (priv->flags & NFT_TRAIT_F_OPS) {
+		NL_SET_ERR_MSG_ATTR(ctx->extack, tb[NFTA_TRAIT_FLAGS],
+				    "trait: delete and flag take no register");
+		return -EINVAL;
+	}
 	err = nft_parse_register_store(ctx, tb[NFTA_TRAIT_DREG], &priv->dreg,
 				       NULL, NFT_DATA_VALUE, priv->len);
 	if (err) {
@@ -112,12 +146,36 @@ static int nft_trait_set_init(const struct nft_ctx *ctx,
 				    "trait: the present flag only applies to loads");
 		return -EINVAL;
 	}
+	if (priv->flags & NFT_TRAIT_F_OPS) {
+		NL_SET_ERR_MSG_ATTR(ctx->extack, tb[NFTA_TRAIT_FLAGS],
+				    "trait: delete and flag take no register");
+		return -EINVAL;
+	}
 	err = nft_parse_register_load(ctx, tb[NFTA_TRAIT_SREG], &priv->sreg,
 				      priv->len);
 	if (err) {
 		NL_SET_ERR_MSG_ATTR(ctx->extack, tb[NFTA_TRAIT_SREG],
 				    "trait: invalid source register");
 		return err;
+	}
+	net_traits_enable();
+	return 0;
+}
+
+static int nft_trait_op_init(const struct nft_ctx *ctx,
+			     const struct nft_expr *expr,
+			     const struct nlattr * const tb[])
+{
+	struct nft_trait *priv = nft_expr_priv(expr);
+	int err;
+
+	err = nft_trait_parse(ctx, priv, tb);
+	if (err)
+		return err;
+	if (!(priv->flags & NFT_TRAIT_F_OPS)) {
+		NL_SET_ERR_MSG(ctx->extack,
+			       "trait: exactly one of DREG and SREG is required");
+		return -EINVAL;
 	}
 	net_traits_enable();
 	return 0;
@@ -190,6 +248,34 @@ static void nft_trait_set_eval(const struct nft_expr *expr,
 	}
 }
 
+/* "set missing" deletes the trait, "set exists" makes it a flag. */
+static void nft_trait_op_eval(const struct nft_expr *expr,
+			      struct nft_regs *regs,
+			      const struct nft_pktinfo *pkt)
+{
+	const struct nft_trait *priv = nft_expr_priv(expr);
+	const struct traits *cur;
+	struct traits *t;
+	int err;
+
+	if (priv->flags & NFT_TRAIT_F_DELETE) {
+		cur = skb_traits(pkt->skb, nft_net(pkt));
+		if (!cur || trait_size(cur, priv->key) < 0)
+			return;
+		t = skb_traits_add(pkt->skb, nft_net(pkt));
+		err = t ? trait_del(t, priv->key) : -ENOMEM;
+	} else {
+		t = skb_traits_add(pkt->skb, nft_net(pkt));
+		err = t ? trait_set(t, priv->key, NULL, 0, TRAIT_F_REPLACE) :
+			  -ENOMEM;
+	}
+	/* Fail closed, as nft_trait_set_eval() does. */
+	if (err) {
+		NET_INC_STATS(nft_net(pkt), LINUX_MIB_TRAITSFAILED);
+		regs->verdict.code = NF_DROP;
+	}
+}
+
 static int nft_trait_dump(struct sk_buff *skb, const struct nft_trait *priv,
 			  int reg_attr, u8 reg)
 {
@@ -209,6 +295,17 @@ static int nft_trait_get_dump(struct sk_buff *skb,
 	const struct nft_trait *priv = nft_expr_priv(expr);
 
 	return nft_trait_dump(skb, priv, NFTA_TRAIT_DREG, priv->dreg);
+}
+
+static int nft_trait_op_dump(struct sk_buff *skb,
+			     const struct nft_expr *expr, bool reset)
+{
+	const struct nft_trait *priv = nft_expr_priv(expr);
+
+	if (nla_put_be32(skb, NFTA_TRAIT_KEY, htonl(priv->key)) ||
+	    nla_put_be32(skb, NFTA_TRAIT_FLAGS, htonl(priv->flags)))
+		return -1;
+	return 0;
 }
 
 static int nft_trait_set_dump(struct sk_buff *skb,
@@ -238,10 +335,22 @@ static const struct nft_expr_ops nft_trait_set_ops = {
 	.dump		= nft_trait_set_dump,
 };
 
+static const struct nft_expr_ops nft_trait_op_ops = {
+	.type		= &nft_trait_type,
+	.size		= NFT_EXPR_SIZE(sizeof(struct nft_trait)),
+	.eval		= nft_trait_op_eval,
+	.init		= nft_trait_op_init,
+	.destroy	= nft_trait_destroy,
+	.dump		= nft_trait_op_dump,
+};
+
 static const struct nft_expr_ops *
 nft_trait_select_ops(const struct nft_ctx *ctx,
 		     const struct nlattr * const tb[])
 {
+	if (!tb[NFTA_TRAIT_DREG] && !tb[NFTA_TRAIT_SREG] &&
+	    (nft_trait_flags(tb) & NFT_TRAIT_F_OPS))
+		return &nft_trait_op_ops;
 	if (!!tb[NFTA_TRAIT_DREG] == !!tb[NFTA_TRAIT_SREG]) {
 		NL_SET_ERR_MSG(ctx->extack,
 			       "trait: exactly one of DREG and SREG is required");

@@ -138,19 +138,38 @@ def nft_trait_model(data, inited):
     if any(1 <= t <= 5 and len(p) < 4 for t, p in parsed):
         return "policy", None
     tb = {t: p for t, p in parsed if 1 <= t <= 5}
-    if (n.NFTA_TRAIT_DREG in tb) == (n.NFTA_TRAIT_SREG in tb):
-        return "dreg/sreg", None
-    if n.NFTA_TRAIT_KEY not in tb or n.NFTA_TRAIT_LEN not in tb:
-        return "key/len required", None
-    key, length = be32(tb[n.NFTA_TRAIT_KEY]), be32(tb[n.NFTA_TRAIT_LEN])
     flags = be32(tb[n.NFTA_TRAIT_FLAGS]) if n.NFTA_TRAIT_FLAGS in tb else 0
+    ops = flags & (n.NFT_TRAIT_F_DELETE | n.NFT_TRAIT_F_FLAG)
+    known = n.NFT_TRAIT_F_PRESENT | n.NFT_TRAIT_F_DELETE | n.NFT_TRAIT_F_FLAG
+    load, store = n.NFTA_TRAIT_DREG in tb, n.NFTA_TRAIT_SREG in tb
+    if not load and not store and ops:           # delete, or set a flag
+        if n.NFTA_TRAIT_KEY not in tb:
+            return "key required", None
+        key = be32(tb[n.NFTA_TRAIT_KEY])
+        if key > 63:
+            return "key", None
+        if flags & ~known:
+            return "flags", None
+        if bin(flags).count("1") != 1:
+            return "exclusive flags", None
+        if n.NFTA_TRAIT_LEN in tb:
+            return "len with delete/flag", None
+        return None, {n.NFTA_TRAIT_KEY: struct.pack("!I", key),
+                      n.NFTA_TRAIT_FLAGS: struct.pack("!I", flags)}
+    if load == store:
+        return "dreg/sreg", None
+    if n.NFTA_TRAIT_KEY not in tb or (n.NFTA_TRAIT_LEN not in tb and not ops):
+        return "key/len required", None
+    key = be32(tb[n.NFTA_TRAIT_KEY])
     if key > 63:
         return "key", None
-    if flags & ~n.NFT_TRAIT_F_PRESENT:
+    if flags & ~known:
         return "flags", None
+    if ops:
+        return "delete/flag with a register", None
+    length = be32(tb[n.NFTA_TRAIT_LEN])
     if length not in ((1,) if flags else (4, 8)):
         return "len", None
-    load = n.NFTA_TRAIT_DREG in tb
     reg_attr = n.NFTA_TRAIT_DREG if load else n.NFTA_TRAIT_SREG
     if not load and flags:
         return "present set", None
@@ -176,7 +195,18 @@ def gen_trait(rnd):
         return rnd.choice(good) if rnd.random() < 0.85 else rnd.choice(bad)
 
     key = pick(range(64), (64, 255, 0x100, 0x80000000, U32, rnd.getrandbits(32)))
-    kind = rnd.randrange(3)                     # load, present, set
+    kind = rnd.randrange(4)                     # load, present, set, delete/flag
+    if kind == 3:
+        flags = pick((n.NFT_TRAIT_F_DELETE, n.NFT_TRAIT_F_FLAG), (3, 6, 7, 8))
+        attrs = [(n.NFTA_TRAIT_KEY, struct.pack("!I", key)),
+                 (n.NFTA_TRAIT_FLAGS, struct.pack("!I", flags))]
+        if rnd.random() < 0.15:
+            attrs.append((rnd.choice((n.NFTA_TRAIT_LEN, n.NFTA_TRAIT_DREG,
+                                      n.NFTA_TRAIT_SREG)), struct.pack("!I", 4)))
+        rnd.shuffle(attrs)
+        while rnd.random() < 0.3:
+            mutate(rnd, attrs, range(1, 6))
+        return encode(attrs, b"")
     length = {0: pick((4, 8), (0, 1, 2, 5, 16, U32)), 1: pick((1,), (0, 4, 8)),
               2: pick((4, 8), (0, 1, 16))}[kind]
     reg = pick((1, 2, 3, 4, 8, 9, 15, 16, 22),
