@@ -8,6 +8,8 @@ EXPECTED_CASES = {
     "trait_full_store", "trait_resize_key", "trait_delete_first_middle_last",
     "traits_corrupt_headers", "traits_merge_replaces_and_keeps",
     "traits_merge_overflow_leaves_dst", "traits_random_against_model",
+    "traits_block_new_and_gone", "traits_block_same_size_moves_nothing",
+    "traits_block_room_and_corruption", "traits_block_random_against_store",
 }
 
 
