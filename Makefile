@@ -44,7 +44,7 @@ BPFOBJ   := $(patsubst tests/bpf/%.bpf.c,$(B)/bpf/%.bpf.o,$(BPFSRC))
 XT       := tools/xdp-trait
 XTSRC    := $(filter-out %.bpf.c,$(wildcard $(XT)/*.c))
 JOBS     ?= $(shell echo $$(( $$(nproc) + 1 )))
-CCACHE   := $(shell command -v ccache)
+CCACHE    = $(shell command -v ccache)
 KMAKE     = $(MAKE) -s -C $(KSRC) O=$(KOBJ) ARCH=x86_64 \
 	    CC="$(CCACHE) gcc" KBUILD_BUILD_TIMESTAMP=traits \
 	    KBUILD_BUILD_USER=traits KBUILD_BUILD_HOST=traits

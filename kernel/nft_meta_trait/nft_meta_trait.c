@@ -18,6 +18,7 @@
 #include <linux/netfilter/nf_tables.h>
 #include <net/ip.h>
 #include <net/netfilter/nf_tables.h>
+#include <net/netfilter/nf_tables_core.h>
 #include <net/traits.h>
 
 static const struct nla_policy nft_trait_policy[NFTA_TRAIT_MAX + 1] = {
@@ -26,16 +27,6 @@ static const struct nla_policy nft_trait_policy[NFTA_TRAIT_MAX + 1] = {
 	[NFTA_TRAIT_SREG]	= { .type = NLA_U32 },
 	[NFTA_TRAIT_LEN]	= { .type = NLA_U32 },
 	[NFTA_TRAIT_FLAGS]	= { .type = NLA_U32 },
-};
-
-struct nft_trait {
-	u8	key;
-	u8	len;
-	u8	flags;
-	union {
-		u8	dreg;
-		u8	sreg;
-	};
 };
 
 #define NFT_TRAIT_F_OPS		(NFT_TRAIT_F_DELETE | NFT_TRAIT_F_FLAG)
@@ -83,6 +74,7 @@ static int nft_trait_parse(const struct nft_ctx *ctx, struct nft_trait *priv,
 			return -EINVAL;
 		}
 		priv->key = key;
+		priv->bit = BIT_ULL(key);
 		priv->len = 0;
 		priv->flags = flags;
 		return 0;
@@ -100,6 +92,7 @@ static int nft_trait_parse(const struct nft_ctx *ctx, struct nft_trait *priv,
 		return -EINVAL;
 	}
 	priv->key = key;
+	priv->bit = BIT_ULL(key);
 	priv->len = len;
 	priv->flags = flags;
 	return 0;
@@ -187,35 +180,16 @@ static void nft_trait_destroy(const struct nft_ctx *ctx,
 	net_traits_disable();
 }
 
-static void nft_trait_get_eval(const struct nft_expr *expr,
-			       struct nft_regs *regs,
-			       const struct nft_pktinfo *pkt)
+/* Values are loaded by nft_trait_get_eval(), in nf_tables (nft_trait_fast.c). */
+static void nft_trait_present_eval(const struct nft_expr *expr,
+				   struct nft_regs *regs,
+				   const struct nft_pktinfo *pkt)
 {
 	const struct nft_trait *priv = nft_expr_priv(expr);
 	const struct traits *t = skb_traits(pkt->skb, nft_net(pkt));
-	u32 *dest = &regs->data[priv->dreg];
-	u64 val;
-	int size;
 
-	if (priv->flags & NFT_TRAIT_F_PRESENT) {
-		nft_reg_store8(dest, t && trait_size(t, priv->key) >= 0);
-		return;
-	}
-	if (!t)
-		goto nomatch;
-	/* A value is the number it holds, whatever its width; a flag has
-	 * none, so no comparison on it matches (ip rule and BPF agree).
-	 */
-	size = trait_get_u64(t, priv->key, &val);
-	if (size <= 0 || (priv->len == sizeof(u32) && val > U32_MAX))
-		goto nomatch;
-	if (priv->len == sizeof(u32))
-		*dest = val;
-	else
-		nft_reg_store64((u64 *)dest, val);
-	return;
-nomatch:
-	regs->verdict.code = NFT_BREAK;
+	nft_reg_store8(&regs->data[priv->dreg],
+		       t && trait_size(t, priv->key) >= 0);
 }
 
 static void nft_trait_set_eval(const struct nft_expr *expr,
@@ -326,6 +300,15 @@ static const struct nft_expr_ops nft_trait_get_ops = {
 	.dump		= nft_trait_get_dump,
 };
 
+static const struct nft_expr_ops nft_trait_present_ops = {
+	.type		= &nft_trait_type,
+	.size		= NFT_EXPR_SIZE(sizeof(struct nft_trait)),
+	.eval		= nft_trait_present_eval,
+	.init		= nft_trait_get_init,
+	.destroy	= nft_trait_destroy,
+	.dump		= nft_trait_get_dump,
+};
+
 static const struct nft_expr_ops nft_trait_set_ops = {
 	.type		= &nft_trait_type,
 	.size		= NFT_EXPR_SIZE(sizeof(struct nft_trait)),
@@ -356,7 +339,11 @@ nft_trait_select_ops(const struct nft_ctx *ctx,
 			       "trait: exactly one of DREG and SREG is required");
 		return ERR_PTR(-EINVAL);
 	}
-	return tb[NFTA_TRAIT_DREG] ? &nft_trait_get_ops : &nft_trait_set_ops;
+	if (!tb[NFTA_TRAIT_DREG])
+		return &nft_trait_set_ops;
+	if (nft_trait_flags(tb) & NFT_TRAIT_F_PRESENT)
+		return &nft_trait_present_ops;
+	return &nft_trait_get_ops;
 }
 
 static struct nft_expr_type nft_trait_type __read_mostly = {
