@@ -6,7 +6,11 @@ so a packet's time covers XDP, the stack, the socket and the read). On
 vb an XDP program returns XDP_PASS and, in one leg, sets a trait (key 7,
 4 bytes), which the receive path hands over into an skb extension. The
 idle leg runs before anything in this boot used traits: nothing holds the
-hand-over's static key, so the feature costs one patched-out branch.
+hand-over's static key but the XDP program itself (a device with XDP
+holds it), so an skb without a block costs the look for one. A third
+leg repeats the idle one while an nft rule on a trait exists in another
+netns (a consumer holds the same key): traffic that never meets it pays
+nothing more.
 `make bench` then boots the kernel built without CONFIG_NET_SKB_TRAITS
 (make VARIANT=notraits kernel) and runs the idle leg alone there
 (`bench_e2e.py --compiled-out`): under icount, one virtual ns per guest
@@ -20,7 +24,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from traffic import OUT, PACKETS, pair, report, send, settle, xdp  # noqa: E402
+from traffic import OUT, PACKETS, Netns, pair, report, send, settle, xdp  # noqa: E402
+import nftnl as n  # noqa: E402
 
 
 def leg(obj, ntraits=0):
@@ -34,6 +39,15 @@ def leg(obj, ntraits=0):
         b.delete()
 
 
+def consumer_elsewhere():
+    """A netns, never on the traffic's path, with an nft rule on a trait."""
+    c = Netns("ec")
+    c.run("nft add table inet t")
+    c.run("nft add chain inet t in '{ type filter hook input priority 0; }'")
+    c.call(n.add_rule, "inet", "t", "in", n.trait_load(7), n.cmp("==", n.host(1)))
+    return c
+
+
 def table(figures):
     idle, with_traits = figures["idle"], figures["traits"]
     lines = ["| leg | kernel | ns/pkt | packets/s | ratio |",
@@ -43,6 +57,10 @@ def table(figures):
              f"| XDP sets 1 trait, handed over to the skb | {figures['kernel']} | "
              f"{with_traits:.0f} | {1e9 / with_traits:,.0f} | "
              f"{with_traits / idle:.3f} (time with / without) |"]
+    other = figures.get("idle_consumer")
+    if other:
+        lines.append(f"| XDP_PASS, an nft trait rule in another netns | {figures['kernel']} | "
+                     f"{other:.0f} | {1e9 / other:,.0f} | {other / idle:.4f} (with / idle) |")
     out = figures.get("compiled_out")
     if out:
         lines.append(f"| XDP_PASS, traits compiled out | {figures['out_kernel']} | {out:.0f} | "
@@ -65,6 +83,11 @@ def main():
         figures = {"packets": PACKETS, "kernel": platform.release()}
         figures["idle"] = leg("xdp_pass.bpf.o")
         figures["traits"] = leg("xdp_trait_n.bpf.o", 1)
+        c = consumer_elsewhere()
+        try:
+            figures["idle_consumer"] = leg("xdp_pass.bpf.o")
+        finally:
+            c.delete()
         settle()
     table(figures)
     return 0
