@@ -6,6 +6,7 @@
 #   make check-debug  the same on a KASAN/UBSAN/kmemleak/lockdep kernel
 #   make demo     build, then play the demo scenario inside the VM
 #   make bench    build, then print the benchmark tables and plot (VM, icount)
+#   make bench-profile  where the hand-over's instructions go (perf in the VM)
 #   make selftests  upstream net/netfilter/XDP selftests of the patched tree, in
 #                 the VM (VARIANT=notraits: on the kernel without traits, Debian's ip)
 #   make vm-shell an interactive shell in the VM
@@ -53,7 +54,7 @@ PYTEST   := /usr/bin/python3 -m pytest -p no:cacheprovider
 export CCACHE_NOHASHDIR := true
 export CCACHE_BASEDIR := $(CURDIR)
 
-.PHONY: all deps kernel module iproute2 bpf tools check check-debug demo bench selftests vm-shell clean
+.PHONY: all deps kernel module iproute2 bpf tools check check-debug demo bench bench-profile selftests vm-shell clean
 
 all: deps $(B)/.kernel$(SFX) $(B)/.module$(SFX) $(B)/.iproute2 $(BPFOBJ) $(B)/bin/xdp-trait
 
@@ -212,6 +213,9 @@ bench: all
 	@mkdir -p $(B)/bench && cp $(B)/results/bench/* $(B)/bench/
 	/usr/bin/python3 tests/bench/plot.py $(B)/bench
 	@echo "written to $(B)/bench/"
+
+bench-profile: all
+	$(BENCH_VM) tests/bench/profile.py
 
 # Upstream selftests on what the series touches, from the patched tree:
 # the scripts, nettest, the BPF objects and a test_progs with only XDP

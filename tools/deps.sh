@@ -23,6 +23,8 @@ PACKAGES=(
 	socat iptables netsniff-ng ipv6toolkit jq
 	# benchmark plot (make bench)
 	python3-matplotlib
+	# make bench-profile: perf in the VM
+	linux-perf
 )
 SRC_LIST=/etc/apt/sources.list.d/packet-traits-deb-src.sources
 
