@@ -86,3 +86,24 @@ def test_bad_key_is_refused(tagged):
     nft(b, "add chain inet t in '{ type filter hook input priority 0; }'")
     p = nft(b, "add rule inet t in meta trait 64 == 1", check=False)
     assert p.returncode != 0 and "63" in p.stderr
+
+
+# Debian's own nft (1.0.6) reads the typeof of a set keyed by a trait
+# from the set's user data; before nftables patch 0010 it crashed there.
+OLD_NFT = "/usr/sbin/nft"
+
+
+@pytest.mark.skipif(not os.path.exists(OLD_NFT), reason="needs Debian's nft")
+def test_older_nft_lists_trait_sets_without_crashing(netns):
+    ns = netns()
+    nft(ns, "add table inet t")
+    nft(ns, "add set inet t s '{ typeof meta trait 7; }'")
+    nft(ns, "add element inet t s '{ 1, 5 }'")
+    nft(ns, "add map inet t m '{ typeof meta trait 7 : verdict; }'")
+    nft(ns, "add element inet t m '{ 1 : accept }'")
+    listing = nft(ns, "list table inet t")
+    assert "typeof meta trait 7\n" in listing, listing
+    assert "typeof meta trait 7 : verdict" in listing, listing
+    old = ns.run(f"{OLD_NFT} list table inet t", check=False)
+    assert old.returncode == 0, (old.returncode, old.stderr)
+    assert "set s" in old.stdout and "map m" in old.stdout, old.stdout
