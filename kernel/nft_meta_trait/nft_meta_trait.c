@@ -73,11 +73,8 @@ static int nft_trait_parse(const struct nft_ctx *ctx, struct nft_trait *priv,
 					    "trait: no length with delete or flag");
 			return -EINVAL;
 		}
-		priv->key = key;
-		priv->bit = BIT_ULL(key);
-		priv->len = 0;
-		priv->flags = flags;
-		return 0;
+		len = 0;
+		goto out;
 	}
 	len = ntohl(nla_get_be32(tb[NFTA_TRAIT_LEN]));
 	if (flags & NFT_TRAIT_F_PRESENT) {
@@ -91,6 +88,7 @@ static int nft_trait_parse(const struct nft_ctx *ctx, struct nft_trait *priv,
 				    "trait: length must be 4 or 8");
 		return -EINVAL;
 	}
+out:
 	priv->key = key;
 	priv->bit = BIT_ULL(key);
 	priv->len = len;
