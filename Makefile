@@ -43,7 +43,10 @@ MODSRC   := $(wildcard kernel/nft_meta_trait/*.c kernel/nft_meta_trait/Kbuild)
 BPFSRC   := $(wildcard tests/bpf/*.bpf.c)
 BPFOBJ   := $(patsubst tests/bpf/%.bpf.c,$(B)/bpf/%.bpf.o,$(BPFSRC))
 XT       := tools/xdp-trait
-XTSRC    := $(filter-out %.bpf.c,$(wildcard $(XT)/*.c))
+XTSRC    := $(filter-out %.bpf.c,$(wildcard $(XT)/*.c)) tools/lib/names.c
+# include/uapi/linux/traits.h of the patched kernel, alone in a folder
+# that our BPF programs and tools put first on their include path
+UAPI     := $(B)/uapi
 JOBS     ?= $(shell echo $$(( $$(nproc) + 1 )))
 CCACHE    = $(shell command -v ccache)
 KMAKE     = $(MAKE) -s -C $(KSRC) O=$(KOBJ) ARCH=x86_64 \
@@ -56,7 +59,8 @@ export CCACHE_BASEDIR := $(CURDIR)
 
 .PHONY: all deps kernel module iproute2 bpf tools check check-debug demo bench bench-profile selftests vm-shell clean
 
-all: deps $(B)/.kernel$(SFX) $(B)/.module$(SFX) $(B)/.iproute2 $(BPFOBJ) $(B)/bin/xdp-trait
+all: deps $(B)/.kernel$(SFX) $(B)/.module$(SFX) $(B)/.iproute2 $(BPFOBJ) \
+	$(B)/bin/xdp-trait
 
 # 1. Debian packages (tools/deps.sh says what is missing and installs it).
 # Cheap to run every time: it only acts when something is missing.
@@ -147,21 +151,26 @@ $(B)/.iproute2: $(B)/.iproute2-src
 
 iproute2: $(B)/.iproute2
 
+$(UAPI)/linux/traits.h: $(B)/.kernel-src
+	@mkdir -p $(@D)
+	@cp $(KSRC)/include/uapi/linux/traits.h $@
+
 # 7. Our BPF programs (clang, bpf target), loaded in tests with libbpf.
-$(B)/bpf/%.bpf.o: tests/bpf/%.bpf.c $(wildcard tests/bpf/*.h) | deps
+$(B)/bpf/%.bpf.o: tests/bpf/%.bpf.c $(wildcard tests/bpf/*.h) $(UAPI)/linux/traits.h | deps
 	@echo "  BPF     $@"
 	@mkdir -p $(B)/bpf
-	@clang -target bpf -O2 -g -Wall -Werror -I tests/bpf \
+	@clang -target bpf -O2 -g -Wall -Werror -I tests/bpf -I $(UAPI) \
 		-I/usr/include/$(shell gcc -dumpmachine) -c $< -o $@
 
 bpf: $(BPFOBJ)
 
 # 8. Our tools. xdp-trait carries its XDP program inside (a libbpf
 # skeleton), so the binary in build/bin is all it needs.
-$(B)/xdp-trait/xdp_trait.bpf.o: $(XT)/xdp_trait.bpf.c $(XT)/xdp_trait.h tests/bpf/traits.h | deps
+$(B)/xdp-trait/xdp_trait.bpf.o: $(XT)/xdp_trait.bpf.c $(XT)/xdp_trait.h tests/bpf/traits.h \
+		$(UAPI)/linux/traits.h | deps
 	@echo "  BPF     $@"
 	@mkdir -p $(B)/xdp-trait
-	@clang -target bpf -O2 -g -Wall -Werror -I tests/bpf \
+	@clang -target bpf -O2 -g -Wall -Werror -I tests/bpf -I $(UAPI) \
 		-I/usr/include/$(shell gcc -dumpmachine) -c $< -o $@
 	@llvm-strip -g $@
 
@@ -169,10 +178,12 @@ $(B)/xdp-trait/xdp_trait.skel.h: $(B)/xdp-trait/xdp_trait.bpf.o
 	@echo "  GEN     $@"
 	@bpftool gen skeleton $< name xdp_trait > $@.tmp && mv $@.tmp $@
 
-$(B)/bin/xdp-trait: $(XTSRC) $(wildcard $(XT)/*.h) $(B)/xdp-trait/xdp_trait.skel.h
+$(B)/bin/xdp-trait: $(XTSRC) $(wildcard $(XT)/*.h) tools/lib/names.h \
+		$(B)/xdp-trait/xdp_trait.skel.h $(UAPI)/linux/traits.h
 	@echo "  CC      $@"
 	@mkdir -p $(B)/bin
-	@gcc -O2 -g -Wall -Werror -I $(B)/xdp-trait -o $@ $(XTSRC) -lbpf -lelf -lz
+	@gcc -O2 -g -Wall -Werror -I $(B)/xdp-trait -I $(UAPI) -I tools/lib \
+		-o $@ $(XTSRC) -lbpf -lelf -lz
 
 tools: $(B)/bin/xdp-trait
 

@@ -8,8 +8,9 @@
 #define __TRAITS_BPF_H
 
 #include <linux/types.h>
+#include <linux/traits.h>	/* the kernel's uapi header: the block's layout */
 
-#define TRAIT_KEY_MAX		63
+#define TRAIT_KEY_MAX		TRAITS_KEY_MAX
 #define TRAIT_F_REPLACE		(1ULL << 0)
 
 struct xdp_md;
@@ -88,7 +89,7 @@ static __always_inline int xdp_trait_set_number(struct xdp_md *ctx, __u64 key,
 
 /*
  * The block at the end of the metadata, adjacent to the packet data:
- * [__u64 high][__u64 low][values, packed in key order][trailer].
+ * [struct traits_hdr][values, packed in key order][trailer].
  */
 struct traits_trailer {
 	__u32 magic;

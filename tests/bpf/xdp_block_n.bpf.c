@@ -7,14 +7,14 @@
 #include "bench.h"
 #include "traits.h"
 
-#define HDR_LEN	(2 * sizeof(__u64))	/* the high and low bitmaps */
+#define HDR_LEN	sizeof(struct traits_hdr)
 
 static __always_inline void write_block(struct xdp_md *ctx, const __u32 n)
 {
 	const __u32 len = HDR_LEN + 4 * n + sizeof(struct traits_trailer);
 	struct traits_trailer *tr;
+	struct traits_hdr *hdr;
 	void *data, *meta;
-	__u64 *bitmaps;
 	__u32 *val, i;
 
 	if (bpf_xdp_adjust_meta(ctx, -(int)len))
@@ -23,9 +23,9 @@ static __always_inline void write_block(struct xdp_md *ctx, const __u32 n)
 	meta = (void *)(long)ctx->data_meta;
 	if (meta + len > data)
 		return;
-	bitmaps = meta;
-	bitmaps[0] = ((1ULL << n) - 1) << BENCH_KEY;	/* size class 10: 4 bytes */
-	bitmaps[1] = 0;
+	hdr = meta;
+	hdr->high = ((1ULL << n) - 1) << BENCH_KEY;	/* size class 10: 4 bytes */
+	hdr->low = 0;
 	val = meta + HDR_LEN;
 #pragma clang loop unroll(full)
 	for (i = 0; i < n; i++)

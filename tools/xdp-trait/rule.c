@@ -23,25 +23,6 @@ static bool has_ports(__u8 proto)
 	       proto == IPPROTO_SCTP || proto == IPPROTO_UDPLITE;
 }
 
-/* 0, -EINVAL (not a number) or -ERANGE (above max); no sign, no blank */
-int parse_num(const char *s, __u64 max, __u64 *v)
-{
-	unsigned long long n;
-	char *end;
-
-	if (!isdigit((unsigned char)*s))
-		return -EINVAL;
-	errno = 0;
-	/* decimal, 0x hex or 0 octal: as nft and ip read numbers */
-	n = strtoull(s, &end, 0);
-	if (*end)
-		return -EINVAL;
-	if (errno == ERANGE || n > max)
-		return -ERANGE;
-	*v = n;
-	return 0;
-}
-
 static int parse_bounded(const char *what, const char *s, __u64 max, __u64 *v)
 {
 	int err = parse_num(s, max, v);

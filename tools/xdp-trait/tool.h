@@ -5,29 +5,12 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include "names.h"		/* error(), warn(), names of keys */
 #include "xdp_trait.h"
 
 #define DEFAULT_DIR	"/sys/fs/bpf/xdp-trait"
-#define TRAIT_KEY_MAX	63
-
-/* Prints "xdp-trait: ..." on stderr; returns -1 for `return error(...)`. */
-int error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Prints "xdp-trait: warning: ..." on stderr. */
-void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* names.c: names of trait keys, from rt_traits as ip reads it */
-struct names {
-	bool loaded;
-	bool numeric;		/* -N: print numbers, still read names */
-	char *name[TRAIT_KEY_MAX + 1];
-};
-
-int names_key(struct names *nm, const char *s, __u64 *key);
-const char *names_of(struct names *nm, int key, char *buf, size_t size);
-void names_free(struct names *nm);
 
 /* rule.c: the words of `rule add` to a rule and back */
-int parse_num(const char *s, __u64 max, __u64 *v);
 int rule_parse(struct names *nm, int argc, char **argv, struct xt_rule *r,
 	       int *id);
 void rule_print(FILE *f, struct names *nm, int id, const struct xt_rule *r);

@@ -1,19 +1,40 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Names of trait keys, read from the file ip reads them from:
+ * Names of trait keys, shared by our tools, read from the file ip reads
+ * them from:
  * /etc/iproute2/rt_traits, or /usr/share/iproute2/rt_traits when that
  * does not exist; "KEY NAME" a line, # comments. Read on first use, so
  * that a command that names no key never opens it.
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "tool.h"
+#include "names.h"
 
 #define NAMES_ETC	"/etc/iproute2/rt_traits"
 #define NAMES_USR	"/usr/share/iproute2/rt_traits"
+
+/* 0, -EINVAL (not a number) or -ERANGE (above max); no sign, no blank */
+int parse_num(const char *s, __u64 max, __u64 *v)
+{
+	unsigned long long n;
+	char *end;
+
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	/* decimal, 0x hex or 0 octal: as nft and ip read numbers */
+	n = strtoull(s, &end, 0);
+	if (*end)
+		return -EINVAL;
+	if (errno == ERANGE || n > max)
+		return -ERANGE;
+	*v = n;
+	return 0;
+}
 
 static void names_line(struct names *nm, const char *file, int n, char *line)
 {
