@@ -44,6 +44,7 @@ BPFSRC   := $(wildcard tests/bpf/*.bpf.c)
 BPFOBJ   := $(patsubst tests/bpf/%.bpf.c,$(B)/bpf/%.bpf.o,$(BPFSRC))
 XT       := tools/xdp-trait
 XTSRC    := $(filter-out %.bpf.c,$(wildcard $(XT)/*.c)) tools/lib/names.c
+TRSRC    := tools/trait-recv/trait-recv.c tools/lib/names.c
 # include/uapi/linux/traits.h of the patched kernel, alone in a folder
 # that our BPF programs and tools put first on their include path
 UAPI     := $(B)/uapi
@@ -60,7 +61,7 @@ export CCACHE_BASEDIR := $(CURDIR)
 .PHONY: all deps kernel module iproute2 bpf tools check check-debug demo bench bench-profile selftests vm-shell clean
 
 all: deps $(B)/.kernel$(SFX) $(B)/.module$(SFX) $(B)/.iproute2 $(BPFOBJ) \
-	$(B)/bin/xdp-trait
+	$(B)/bin/xdp-trait $(B)/bin/trait-recv
 
 # 1. Debian packages (tools/deps.sh says what is missing and installs it).
 # Cheap to run every time: it only acts when something is missing.
@@ -185,7 +186,13 @@ $(B)/bin/xdp-trait: $(XTSRC) $(wildcard $(XT)/*.h) tools/lib/names.h \
 	@gcc -O2 -g -Wall -Werror -I $(B)/xdp-trait -I $(UAPI) -I tools/lib \
 		-o $@ $(XTSRC) -lbpf -lelf -lz
 
-tools: $(B)/bin/xdp-trait
+# trait-recv: prints the traits of the datagrams it receives (SO_RCVTRAITS).
+$(B)/bin/trait-recv: $(TRSRC) tools/lib/names.h $(UAPI)/linux/traits.h
+	@echo "  CC      $@"
+	@mkdir -p $(B)/bin
+	@gcc -O2 -g -Wall -Werror -I $(UAPI) -I tools/lib -o $@ $(TRSRC)
+
+tools: $(B)/bin/xdp-trait $(B)/bin/trait-recv
 
 # 9. The VM runs: tests, demo, benchmarks, a shell.
 # KFENCE samples allocations (every 10 ms) for out-of-bounds and

@@ -31,13 +31,14 @@ def pair(a_name, b_name):
     return a, b
 
 
-def send(a, dst="10.0.0.2", batch=1, sink=None, filt=None):
+def send(a, dst="10.0.0.2", batch=1, sink=None, filt=None, recv="-"):
     """Virtual ns per datagram for PACKETS datagrams from a to dst:9000.
 
-    With sink (a Netns), a socket there receives each one (see sender.py).
+    With sink (a Netns), a socket there receives each one, the way recv
+    says (see sender.py).
     """
     out = a.run(f"/usr/bin/python3 {SENDER} {PACKETS} {batch} {dst} "
-                f"{sink.name if sink else '-'} {filt or '-'}")
+                f"{sink.name if sink else '-'} {filt or '-'} {recv}")
     ns, missed = (int(x) for x in out.split())
     if missed:
         raise AssertionError(f"{missed} of {PACKETS} datagrams never reached the socket")
