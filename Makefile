@@ -205,10 +205,12 @@ check: all
 # prints (KASAN, UBSAN, lockdep, WARN, kmemleak scan at the end). CI runs
 # this selection, the tests whose witness is a sanitizer: the store's
 # KUnit, the IPsec refcount, failing closed under failslab, the lifetime
-# rules and the hand-over's headroom bound. Everything else runs in
+# rules, the sockets' traits (request sockets, corks, RCU) and the
+# hand-over's headroom bound. Everything else runs in
 # `make check` on every CI run, and passes here too when named (README).
 DEBUG_TESTS ?= tests/test_kunit.py tests/test_trait_ipsec.py \
 	       tests/test_trait_failure.py tests/test_trait_lifetime.py \
+	       tests/test_trait_sockets.py \
 	       tests/test_xdp_handover.py::test_metadata_longer_than_the_headroom_is_counted_not_read
 check-debug:
 	$(MAKE) VARIANT=debug all

@@ -118,3 +118,36 @@ def test_nft_set_without_memory_drops(pair, ext_alloc_fails):
     assert netstat(b, "TraitsFailed") == before + N
     udp_send(a, "10.0.0.2", 9001, b"x", count=N)
     assert received(s) == N
+
+
+SO_TRAITS = 86
+
+
+@pytest.mark.parametrize("dst", ["10.0.0.2", "fd00::2"])
+def test_socket_send_without_memory_fails_the_send(pair, ext_alloc_fails, drop_trace, dst):
+    # SO_TRAITS: the datagram is dropped, and send() says so
+    a, b = pair
+    fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
+    r = b.socket(fam, socket.SOCK_DGRAM)
+    r.bind((dst, 9002))
+    r.settimeout(0.5)
+    s = a.socket(fam, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, SO_TRAITS,
+                 (1 << 7).to_bytes(8, "little") + bytes(8) + (1).to_bytes(4, "little"))
+    s.sendto(b"warm", (dst, 9002))          # neighbour resolved before
+    assert received(r) == 1
+    before = netstat(a, "TraitsFailed")
+    ext_alloc_fails(True)
+    errors = []
+    for _ in range(N):
+        try:
+            s.sendto(b"x", (dst, 9002))
+        except OSError as e:
+            errors.append(e.errno)
+    ext_alloc_fails(False)
+    assert errors == [12] * N                 # ENOMEM
+    assert received(r) == 0
+    assert netstat(a, "TraitsFailed") == before + N
+    assert drop_trace().count("TRAITS_NOMEM") == N
+    s.sendto(b"x", (dst, 9002))
+    assert received(r) == 1

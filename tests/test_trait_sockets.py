@@ -445,3 +445,23 @@ def test_trait_recv_refuses_a_bad_count():
     p = subprocess.run([os.path.join(BUILD, "bin", "trait-recv"), "-c", "0", "1"],
                        capture_output=True, text=True)
     assert p.returncode == 2 and "-c" in p.stderr
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_connect_picks_the_source_address_of_the_trait_route(pair, netns, family):
+    # connect() chooses the source from a lookup with the traits too
+    from conftest import veth
+    a, b = pair
+    c = netns("c")
+    veth(a, "vc", c, "vcc", ("10.9.0.1/24", "fd09::1/64"), ("10.9.0.2/24", "fd09::2/64"))
+    src, dst = FAMILIES[family]
+    other = "fd09::1" if family == "ipv6" else "10.9.0.1"
+    v = "-6" if family == "ipv6" else "-4"
+    a.run(f"ip {v} rule add pref 10 trait 7 value 1 table 100")
+    a.run(f"ip {v} route add {dst} dev vc src {other} table 100")
+    plain = a.socket(fam(dst), socket.SOCK_DGRAM)
+    plain.connect((dst, 9))
+    assert plain.getsockname()[0] == src
+    s = sender(a, dst, block((7, 4, 1)))
+    s.connect((dst, 9))
+    assert s.getsockname()[0] == other
