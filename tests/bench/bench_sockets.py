@@ -7,8 +7,9 @@ every datagram a mark and two traits (`meta mark set 5`, `meta trait 7 set
 send, in three legs: recvmsg() with room for control messages and no
 option; with SO_RCVMARK (an SO_MARK message: 4 bytes); with SO_RCVTRAITS
 (an SCM_TRAITS message: the 24-byte block). Delivery is the leg minus the
-first. Virtual ns (icount: instructions, not cache misses); no threshold,
-nothing here asserts a time.
+first; it includes the reader's parsing of the message in Python, the
+same work in both legs. Virtual ns (icount: instructions, not cache
+misses); no threshold, nothing here asserts a time.
 """
 import os
 import sys
