@@ -7,6 +7,7 @@
  * that a command that names no key never opens it.
  */
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -16,6 +17,32 @@
 
 #define NAMES_ETC	"/etc/iproute2/rt_traits"
 #define NAMES_USR	"/usr/share/iproute2/rt_traits"
+
+static void vmsg(const char *what, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "%s: %s", tool_name, what);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+int error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg("", fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+void warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg("warning: ", fmt, ap);
+	va_end(ap);
+}
 
 /* 0, -EINVAL (not a number) or -ERANGE (above max); no sign, no blank */
 int parse_num(const char *s, __u64 max, __u64 *v)

@@ -9,7 +9,8 @@
 
 #define TRAIT_KEY_MAX	TRAITS_KEY_MAX
 
-/* Each tool prints these with its own name; error() returns -1. */
+/* "<tool_name>: ..." on stderr; error() returns -1 for `return error()`. */
+extern const char *tool_name;
 int error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

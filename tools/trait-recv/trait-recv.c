@@ -30,31 +30,7 @@
 /* the largest block: the header and 8 bytes for every key */
 #define BLOCK_MAX	(sizeof(struct traits_hdr) + 8 * (TRAITS_KEY_MAX + 1))
 
-static void vmsg(const char *what, const char *fmt, va_list ap)
-{
-	fprintf(stderr, "trait-recv: %s", what);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-}
-
-int error(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vmsg("", fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-void warn(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vmsg("warning: ", fmt, ap);
-	va_end(ap);
-}
+const char *tool_name = "trait-recv";
 
 static void usage(FILE *f)
 {

@@ -78,31 +78,7 @@ static const char usage_text[] =
 "  -v, --verbose     show libbpf's messages and the verifier's log\n"
 "  -h, --help        show this text\n";
 
-static void vmsg(const char *what, const char *fmt, va_list ap)
-{
-	fprintf(stderr, "xdp-trait: %s", what);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-}
-
-int error(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vmsg("", fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-void warn(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vmsg("warning: ", fmt, ap);
-	va_end(ap);
-}
+const char *tool_name = "xdp-trait";
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 			va_list ap)
