@@ -186,6 +186,34 @@ def test_set_exists_makes_a_flag_and_set_missing_deletes(tagged):
     assert got == [5, 0, 5, 0]
 
 
+def test_rules_after_a_change_in_the_same_walk_read_the_new_value(tagged):
+    # A walk of a base chain reads a key's value once for the rules that
+    # load it; setting, flagging or deleting the key (here, or in a chain
+    # jumped to) must make the next load read it again.
+    a, b, tagger = tagged
+    tagger.tag("10.0.0.1", (7, 4, 1))
+    t = input_table(b)
+    t.nft("add chain inet t sub")
+    names = ("before", "set", "jumped", "deleted", "four", "flag_value", "flag")
+    for c in names:
+        t.counter(c)
+    t.rule("in", *UDP, n.trait_load(7), n.cmp("==", n.host(1)), n.counter("c_before"))
+    t.rule("in", *UDP, n.immediate(n.host(2)), n.trait_set(7))
+    t.rule("in", n.trait_load(7), n.cmp("==", n.host(2)), n.counter("c_set"))
+    t.nft("add rule inet t in meta l4proto udp jump sub")
+    t.rule("sub", n.immediate(n.host(3)), n.trait_set(7))
+    t.rule("in", n.trait_load(7), n.cmp("==", n.host(3)), n.counter("c_jumped"))
+    t.rule("in", *UDP, n.trait_delete(7))
+    t.rule("in", n.trait_load(7), n.counter("c_deleted"))
+    t.rule("in", *UDP, n.immediate(n.host(4)), n.trait_set(7))
+    t.rule("in", n.trait_load(7), n.cmp("==", n.host(4)), n.counter("c_four"))
+    t.rule("in", *UDP, n.trait_flag(7))
+    t.rule("in", n.trait_load(7), n.counter("c_flag_value"))
+    t.rule("in", n.trait_present(7), n.cmp("==", b"\1"), n.counter("c_flag"))
+    send(a, "10.0.0.1", count=3)
+    assert [t.packets(c) for c in names] == [3, 3, 3, 0, 3, 0, 3]
+
+
 def test_tc_set_trait_is_matched_by_nft(tagged, tc_reader):
     a, b, tagger = tagged
     reader = tc_reader(b, "vb")

@@ -201,6 +201,7 @@ static void nft_trait_set_eval(const struct nft_expr *expr,
 	u32 val32;
 	int err = -ENOMEM;
 
+	nft_regs_trait_reset(regs);
 	t = skb_traits_add(pkt->skb, nft_net(pkt));
 	if (t && priv->len == sizeof(u32)) {
 		val32 = *src;
@@ -230,6 +231,7 @@ static void nft_trait_op_eval(const struct nft_expr *expr,
 	struct traits *t;
 	int err;
 
+	nft_regs_trait_reset(regs);
 	if (priv->flags & NFT_TRAIT_F_DELETE) {
 		cur = skb_traits(pkt->skb, nft_net(pkt));
 		if (!cur || trait_size(cur, priv->key) < 0)
