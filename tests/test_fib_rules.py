@@ -94,6 +94,19 @@ def test_value_rule_does_not_match_a_flag(router):
     assert router.send("10.1.0.1", 5)[0] >= 5
 
 
+def test_inverted_and_mixed_rules_on_one_key(router):
+    # Three rules in a row on key 7, one inverted: one read of the key
+    # decides a value, a flag and an absent key differently.
+    router.tagger.tag("10.1.0.1", (7, 4, 1))
+    router.tagger.tag("10.1.0.2", (7, 0, 0))
+    router.r.run("ip rule add pref 100 trait 7 value 2 table 100")
+    router.r.run("ip rule add pref 101 not trait 7 table 100")
+    router.r.run("ip rule add pref 102 trait 7 value 1 table 100")
+    assert router.send("10.1.0.1", 5)[1] >= 5      # value 1: uplink B
+    assert router.send("10.1.0.2", 5)[0] >= 5      # a flag: main, uplink A
+    assert router.send("10.1.0.3", 5)[1] >= 5      # no key 7: uplink B
+
+
 def test_masked_and_eight_byte_values(router):
     router.tagger.tag("10.1.0.1", (7, 4, 0x15))
     router.tagger.tag("10.1.0.2", (9, 8, 0x1122334455667788))
