@@ -1,21 +1,35 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Benchmark: bpf_xdp_trait_set() of bench_conf[BENCH_NTRAITS] four-byte
- * traits (key 7 + i = 5 + i) on every packet. Loaded, it also holds the
- * hand-over's static key, even with no trait to set.
+ * Benchmark: bpf_xdp_trait_set() of n four-byte traits (key 7 + i =
+ * 5 + i) on every packet, n = bench_conf[BENCH_NTRAITS] in 0, 1, 2, 4,
+ * 8, 16; shaped as xdp_block_n.bpf.c, which writes the same block by
+ * hand, so that the two differ only in how the block is written. Loaded,
+ * it also holds the hand-over's static key, even with no trait to set.
  */
 #include "bench.h"
 #include "traits.h"
 
-SEC("xdp")
-int xdp_trait_n(struct xdp_md *ctx)
+static __always_inline void set_traits(struct xdp_md *ctx, const __u32 n)
 {
-	__u32 n = bench_conf_get(BENCH_NTRAITS, 0), i;
+	__u32 i;
 
-	for (i = 0; i < BENCH_MAX_TRAITS && i < n; i++) {
+#pragma clang loop unroll(full)
+	for (i = 0; i < n; i++) {
 		__u32 val = BENCH_VALUE + i;
 
 		bpf_xdp_trait_set(ctx, BENCH_KEY + i, &val, sizeof(val), 0);
+	}
+}
+
+SEC("xdp")
+int xdp_trait_n(struct xdp_md *ctx)
+{
+	switch (bench_conf_get(BENCH_NTRAITS, 0)) {
+	case 1: set_traits(ctx, 1); break;
+	case 2: set_traits(ctx, 2); break;
+	case 4: set_traits(ctx, 4); break;
+	case 8: set_traits(ctx, 8); break;
+	case 16: set_traits(ctx, 16); break;
 	}
 	return bench_verdict();
 }
