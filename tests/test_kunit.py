@@ -10,7 +10,7 @@ EXPECTED_CASES = {
     "traits_merge_overflow_leaves_dst", "traits_random_against_model",
     "traits_block_new_and_gone", "traits_block_same_size_moves_nothing",
     "traits_block_room_and_corruption", "traits_block_random_against_store",
-    "traits_block_random_alone",
+    "traits_block_random_alone", "traits_block_init_as_edit",
 }
 
 
