@@ -7,6 +7,7 @@
 #   make demo     build, then play the demo scenario inside the VM
 #   make bench    build, then print the benchmark tables and plot (VM, icount)
 #   make bench-profile  where the hand-over's instructions go (perf in the VM)
+#                 and which kernel calls it adds per packet (ftrace)
 #   make selftests  upstream net/netfilter/XDP selftests of the patched tree, in
 #                 the VM (VARIANT=notraits: on the kernel without traits, Debian's ip)
 #   make vm-shell an interactive shell in the VM
@@ -236,6 +237,7 @@ bench: all
 
 bench-profile: all
 	$(BENCH_VM) tests/bench/profile.py
+	$(BENCH_VM) tests/bench/calls.py
 
 # Upstream selftests on what the series touches, from the patched tree:
 # the scripts, nettest, the BPF objects and a test_progs with only XDP
