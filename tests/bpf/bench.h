@@ -33,4 +33,20 @@ static __always_inline __u32 bench_conf_get(__u32 idx, __u32 unset)
 
 #define bench_verdict()		bench_conf_get(BENCH_VERDICT, XDP_PASS)
 
+/*
+ * fn(ctx, n) for the configured number of traits, n a constant in 1, 2,
+ * 4, 8 or 16 so that fn's loops unroll: the kfunc and the by-hand
+ * programs are shaped alike.
+ */
+#define bench_with_ntraits(fn, ctx)					\
+	do {								\
+		switch (bench_conf_get(BENCH_NTRAITS, 0)) {		\
+		case 1: fn(ctx, 1); break;				\
+		case 2: fn(ctx, 2); break;				\
+		case 4: fn(ctx, 4); break;				\
+		case 8: fn(ctx, 8); break;				\
+		case 16: fn(ctx, 16); break;				\
+		}							\
+	} while (0)
+
 #endif

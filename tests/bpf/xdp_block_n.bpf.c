@@ -39,13 +39,7 @@ static __always_inline void write_block(struct xdp_md *ctx, const __u32 n)
 SEC("xdp")
 int xdp_block_n(struct xdp_md *ctx)
 {
-	switch (bench_conf_get(BENCH_NTRAITS, 0)) {
-	case 1: write_block(ctx, 1); break;
-	case 2: write_block(ctx, 2); break;
-	case 4: write_block(ctx, 4); break;
-	case 8: write_block(ctx, 8); break;
-	case 16: write_block(ctx, 16); break;
-	}
+	bench_with_ntraits(write_block, ctx);
 	return bench_verdict();
 }
 

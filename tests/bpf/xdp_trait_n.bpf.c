@@ -24,13 +24,7 @@ static __always_inline void set_traits(struct xdp_md *ctx, const __u32 n)
 SEC("xdp")
 int xdp_trait_n(struct xdp_md *ctx)
 {
-	switch (bench_conf_get(BENCH_NTRAITS, 0)) {
-	case 1: set_traits(ctx, 1); break;
-	case 2: set_traits(ctx, 2); break;
-	case 4: set_traits(ctx, 4); break;
-	case 8: set_traits(ctx, 8); break;
-	case 16: set_traits(ctx, 16); break;
-	}
+	bench_with_ntraits(set_traits, ctx);
 	return bench_verdict();
 }
 
