@@ -6,7 +6,7 @@
 #   make check-debug  the same on a KASAN/UBSAN/kmemleak/lockdep kernel
 #   make demo     build, then play the demo scenario inside the VM
 #   make bench    build, then print the benchmark tables and plot (VM, icount)
-#   make bench-profile  where the hand-over's instructions go (perf in the VM)
+#   make bench-profile  where the hand-over's instructions go (perf, ftrace in the VM)
 #                 and which kernel calls it adds per packet (ftrace)
 #   make selftests  upstream net/netfilter/XDP selftests of the patched tree, in
 #                 the VM (VARIANT=notraits: on the kernel without traits, Debian's ip)
@@ -238,6 +238,7 @@ bench: all
 bench-profile: all
 	$(BENCH_VM) tests/bench/profile.py
 	$(BENCH_VM) tests/bench/calls.py
+	$(BENCH_VM) tests/bench/costs.py
 
 # Upstream selftests on what the series touches, from the patched tree:
 # the scripts, nettest, the BPF objects and a test_progs with only XDP

@@ -9,8 +9,8 @@ the difference is the hand-over and the extension's life, not the XDP
 program's writing. Calls in hard interrupts and in the idle task follow
 the clock, not the packets, and are not counted; the metadata leg runs
 twice, and a function whose count still moves between those two runs
-(timer and RCU callbacks) is left out. Calls per packet are counted exactly, where
-profile.md samples; what the calls cost is in xdp.md and profile.md.
+(timer and RCU callbacks) is left out. Calls per packet are counted
+exactly, where profile.md samples; what they cost is in costs.md.
 Nothing here asserts a time.
 """
 import collections
