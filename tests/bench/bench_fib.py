@@ -9,13 +9,13 @@ blackhole route ends the packet. Per-rule cost = (time with N rules -
 time with none) / (N * packets), the time with none taken again in each
 round, just before that round's legs; the table gives the median over
 ROUNDS rounds (the two legs swap order every round) and the range of the
-rounds' ratios, since at N = 10 the difference is a few hundred ns on a
-14 us packet, the size of one leg's run-to-run noise. The baseline
-already has custom rules (all but the local one deleted, then main at
-32766), so every figure is on the rules path, none on the fast path a
-namespace without custom rules takes. The first trait rule of a lookup reads the key once
-for the rules after it: a fixed cost per lookup that N = 10 spreads over
-fewer rules than N = 100. Nothing here asserts a time.
+rounds' ratios: at N = 10 the two legs differ by a few dozen ns on a
+14 us packet, about one leg's run-to-run noise. The baseline already has
+custom rules (all but the local one deleted, then main at 32766), so
+every figure is on the rules path, none on the fast path a namespace
+without custom rules takes. The first trait rule of a lookup reads the
+key once for the rules after it: a fixed cost per lookup that N = 10
+spreads over fewer rules than N = 100. Nothing here asserts a time.
 """
 import os
 import statistics
@@ -30,7 +30,7 @@ from bpftool import XdpTagger  # noqa: E402
 from conftest import Netns, veth  # noqa: E402
 
 SIZES = (10, 100, 1000)
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+ROUNDS = max(1, int(os.environ.get("BENCH_ROUNDS", "5")))
 
 
 def rules(r, kind, size):
@@ -82,12 +82,15 @@ def main():
             mark, trait = runs[size, "fwmark"], runs[size, "trait"]
             pm = statistics.median((t - b) / size for b, t in mark)
             pt = statistics.median((t - b) / size for b, t in trait)
-            ratios = [(t2 - b) / (t1 - b) for (b, t1), (_, t2) in zip(mark, trait)]
+            # a leg within noise of its baseline has no ratio to give
+            ratios = [(t2 - b) / (t1 - b) for (b, t1), (_, t2) in zip(mark, trait) if t1 > b]
             rows.append((size, statistics.median(t for _, t in mark),
                          statistics.median(t for _, t in trait)))
             per_rule.append((size, pm, pt))
+            ratio = f"{pt / pm:.3f}" if pm > 0 else "-"
+            spread = f"{min(ratios):.2f}-{max(ratios):.2f}" if ratios else "-"
             lines.append(f"| {size} | {rows[-1][1]:.0f} | {rows[-1][2]:.0f} | {pm:.1f} | {pt:.1f} | "
-                         f"{pt / pm:.3f} | {min(ratios):.2f}-{max(ratios):.2f} |")
+                         f"{ratio} | {spread} |")
         base = statistics.median(b for b, _ in runs[SIZES[0], "fwmark"])
         lines += ["", f"Baseline (no rule): {base:.0f} virtual ns per forwarded packet "
                   f"(median); {PACKETS} packets per point, {ROUNDS} rounds."]
