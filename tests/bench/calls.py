@@ -16,16 +16,15 @@ Nothing here asserts a time.
 import collections
 import os
 import re
-import subprocess
 import sys
 
 os.environ["BENCH_PACKETS"] = "300"	# every call of every packet is kept
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from traffic import OUT, PACKETS, XDP_PASS, pair, report, send, xdp  # noqa: E402
+from traffic import OUT, PACKETS, pair, report  # noqa: E402
 from sender import WARMUP  # noqa: E402
+from ftrace import prepare, restore, traced_leg, tracing  # noqa: E402
 
-TRACING = "/sys/kernel/tracing"
 # task-pid [cpu] irq-flags timestamp: function <-caller
 CALL = re.compile(r"^\s*(.+)-\d+\s+\[\d+\]\s+(\S+)\s+[\d.]+:\s+(\S+) <-")
 LEGS = (("metadata", "xdp_meta_value.bpf.o", 0),
@@ -33,46 +32,27 @@ LEGS = (("metadata", "xdp_meta_value.bpf.o", 0),
         ("metadata again", "xdp_meta_value.bpf.o", 0))
 
 
-def tracing(name, value):
-    with open(f"{TRACING}/{name}", "w") as f:
-        f.write(value)
-
-
 def calls(a, b, obj, ntraits):
     """{function: calls per packet} while a sends to a socket in b."""
-    prog = xdp(b, obj, ntraits, XDP_PASS)
-    try:
-        send(a, sink=b)		# a first pass: caches and routes settle
-        tracing("trace", "")
-        tracing("tracing_on", "1")
-        send(a, sink=b)
-        tracing("tracing_on", "0")
-    finally:
-        prog.detach()
     count = collections.Counter()
-    with open(f"{TRACING}/trace") as f:
-        for line in f:
-            m = CALL.match(line)
-            # the clock's work (hard interrupts, the idle task) follows
-            # the leg's length, not its packets
-            if m and not set("hH") & set(m.group(2)) and m.group(1).strip() != "<idle>":
-                count[m.group(3)] += 1
+    for line in traced_leg(a, b, obj, ntraits):
+        m = CALL.match(line)
+        # the clock's work (hard interrupts, the idle task) follows the
+        # leg's length, not its packets
+        if m and not set("hH") & set(m.group(2)) and m.group(1).strip() != "<idle>":
+            count[m.group(3)] += 1
     # the sender's warm-up packets are traced too
     return {fn: n / (PACKETS + WARMUP) for fn, n in count.items()}
 
 
 def main():
-    if not os.path.exists(f"{TRACING}/trace"):
-        subprocess.run(["mount", "-t", "tracefs", "tracefs", TRACING], check=True)
-    tracing("tracing_on", "0")
-    tracing("buffer_size_kb", "300000")
+    saved = prepare(300000)
     tracing("current_tracer", "function")
     a, b = pair("ca", "cb")
     try:
         legs = [calls(a, b, obj, n) for _, obj, n in LEGS]
     finally:
-        tracing("current_tracer", "nop")
-        tracing("buffer_size_kb", "1408")
+        restore(saved)
         a.delete()
         b.delete()
     meta, block, again = legs

@@ -17,16 +17,15 @@ extension. Nothing here asserts a time.
 import os
 import re
 import statistics
-import subprocess
 import sys
 
 os.environ["BENCH_PACKETS"] = "2000"
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from traffic import OUT, PACKETS, XDP_PASS, pair, report, send, xdp  # noqa: E402
+from traffic import OUT, PACKETS, pair, report  # noqa: E402
 from sender import WARMUP  # noqa: E402
+from ftrace import prepare, restore, traced_leg, tracing  # noqa: E402
 
-TRACING = "/sys/kernel/tracing"
 LEGS = (("metadata", "xdp_meta_value.bpf.o", 0), ("block", "xdp_block_n.bpf.o", 1))
 FUNCS = ("udp_sendmsg", "skb_traits_from_meta", "skb_ext_add",
          "__udp_enqueue_schedule_skb")
@@ -34,39 +33,16 @@ FUNCS = ("udp_sendmsg", "skb_traits_from_meta", "skb_ext_add",
 CALL = re.compile(r"([\d.]+) us\s+\|\s+(\S+)\(\);")
 
 
-def tracing(name, value):
-    with open(f"{TRACING}/{name}", "w") as f:
-        f.write(value)
-
-
 def durations(a, b, obj, ntraits, fn):
     """Virtual ns of every call of fn while a sends to a socket in b."""
-    prog = xdp(b, obj, ntraits, XDP_PASS)
-    try:
-        send(a, sink=b)		# a first pass: caches and routes settle
-        tracing("set_graph_function", fn)
-        tracing("set_ftrace_filter", fn)	# no hook on what fn calls
-        tracing("trace", "")
-        tracing("tracing_on", "1")
-        send(a, sink=b)
-        tracing("tracing_on", "0")
-    finally:
-        prog.detach()
+    tracing("set_graph_function", fn)
+    tracing("set_ftrace_filter", fn)	# no hook on what fn calls
     out = []
-    with open(f"{TRACING}/trace") as f:
-        for line in f:
-            m = CALL.search(line)
-            if m and m.group(2) == fn:
-                out.append(float(m.group(1)) * 1000)
+    for line in traced_leg(a, b, obj, ntraits):
+        m = CALL.search(line)
+        if m and m.group(2) == fn:
+            out.append(float(m.group(1)) * 1000)
     return out
-
-
-def read_setting(name):
-    """A tracefs setting as written back: "7 (expanded: 1408)" is 1408."""
-    with open(f"{TRACING}/{name}") as f:
-        text = f.read()
-    m = re.search(r"expanded: (\d+)", text)
-    return m.group(1) if m else text.split()[0]
 
 
 def trimmed_mean(values):
@@ -76,11 +52,7 @@ def trimmed_mean(values):
 
 
 def main():
-    if not os.path.exists(f"{TRACING}/trace"):
-        subprocess.run(["mount", "-t", "tracefs", "tracefs", TRACING], check=True)
-    saved = {name: read_setting(name) for name in ("tracing_on", "buffer_size_kb")}
-    tracing("tracing_on", "0")
-    tracing("buffer_size_kb", "100000")
+    saved = prepare(100000)
     tracing("set_ftrace_filter", FUNCS[0])	# not every function hooked at once
     tracing("current_tracer", "function_graph")
     tracing("trace_options", "nofuncgraph-irqs")
@@ -103,9 +75,7 @@ def main():
         tracing("max_graph_depth", "0")
         tracing("set_graph_function", "")
         tracing("set_ftrace_filter", "")
-        tracing("current_tracer", "nop")
-        for name, value in saved.items():
-            tracing(name, value)
+        restore(saved)
         a.delete()
         b.delete()
 
